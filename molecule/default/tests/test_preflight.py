@@ -1,0 +1,73 @@
+"""Preflight on a fresh Debian host: facts and plan recorded, and bad input fails before any change."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+REPORT = '/var/lib/onprem-deepseek/preflight.json'
+
+
+def _report(host):
+    return json.loads(host.file(REPORT).content_string)
+
+
+def test_report_written_root_only_writable(host):
+    report = host.file(REPORT)
+    assert report.is_file
+    assert report.user == 'root'
+    assert report.mode == 0o644
+
+
+def test_report_matches_the_host(host):
+    data = _report(host)
+    os_release = host.system_info
+    assert data['host']['distribution'].lower() == os_release.distribution
+    assert str(data['host']['distribution_major_version']) == os_release.release.split('.')[0]
+    assert data['host']['kernel'] == host.check_output('uname -r')
+    assert int(data['host']['cpus']) >= 1
+    assert float(data['host']['ram_gib']) > 1
+
+
+def test_no_gpu_means_no_gpu_plan(host):
+    data = _report(host)
+    assert data['host']['gpu_count'] == 0
+    assert data['plan']['gpus'] == 0
+    assert data['plan']['hugepages']['count'] == 0
+
+
+def _run_preflight(extra_vars, limit):
+    """Run the preflight role against one molecule container with extra vars; return the completed process."""
+    inventory = os.environ['MOLECULE_INVENTORY_FILE']
+    playbook = os.path.join(os.environ['MOLECULE_SCENARIO_DIRECTORY'], 'converge.yml')
+    cmd = ['ansible-playbook', '-i', inventory, playbook, '--limit', limit, '-e', json.dumps(extra_vars)]
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300, env=env)
+    # ansible-core 2.19 prints task errors on stderr: read both.
+    result.output = result.stdout + result.stderr
+    return result
+
+
+@pytest.mark.parametrize('host_name', ['onprem-bookworm'])
+def test_unsupported_release_fails_before_any_change(host, host_name):
+    if host.backend.get_hostname() != host_name:
+        pytest.skip('run once, against ' + host_name)
+    before = host.file(REPORT).sha256sum
+    result = _run_preflight({'preflight_supported_releases': {'Debian': ['11']},
+                             'preflight_report_path': '/var/lib/onprem-deepseek/never.json'}, host_name)
+    assert result.returncode != 0, result.output
+    assert 'unsupported OS release: Debian 12 (supported: Debian 11)' in result.output
+    assert not host.file('/var/lib/onprem-deepseek/never.json').exists
+    assert host.file(REPORT).sha256sum == before
+
+
+@pytest.mark.parametrize('host_name', ['onprem-trixie'])
+def test_gpu_engine_without_gpu_names_every_problem(host, host_name):
+    if host.backend.get_hostname() != host_name:
+        pytest.skip('run once, against ' + host_name)
+    result = _run_preflight({'deepseek_engine': 'vllm', 'preflight_min_ram_gib': 100000}, host_name)
+    assert result.returncode != 0, result.output
+    assert 'Preflight found 2 problem(s) on onprem-trixie' in result.output
+    assert 'no GPU found on the PCI bus, but engine vllm needs GPUs' in result.output
+    assert 'too little RAM:' in result.output

@@ -1,0 +1,127 @@
+"""hardware.scan() over fake sysfs trees shaped like real servers.
+
+Device ids and classes: pci.ids (https://pci-ids.ucw.cz/read/PC/10de); an HGX H100 board shows
+8 GPUs as 3D controllers (class 0x030200) and 4 NVSwitch chips as bridges (class 0x068000),
+per NVIDIA's HGX H100 documentation (https://docs.nvidia.com/dgx/dgxh100-user-guide/).
+"""
+
+import os
+
+import pytest
+
+from ansible_collections.onprem.deepseek.plugins.module_utils import hardware
+
+
+def _write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as handle:
+        handle.write(text + '\n')
+
+
+def _pci(root, address, vendor, device, klass, numa=0, driver=None):
+    base = os.path.join(root, 'sys/bus/pci/devices', address)
+    _write(os.path.join(base, 'vendor'), vendor)
+    _write(os.path.join(base, 'device'), device)
+    _write(os.path.join(base, 'class'), klass)
+    _write(os.path.join(base, 'numa_node'), str(numa))
+    if driver:
+        drv = os.path.join(root, 'sys/bus/pci/drivers', driver)
+        os.makedirs(drv, exist_ok=True)
+        os.symlink(drv, os.path.join(base, 'driver'))
+
+
+def _ib_port(root, dev, port, link_layer, state, rate):
+    base = os.path.join(root, 'sys/class/infiniband', dev, 'ports', str(port))
+    _write(os.path.join(base, 'link_layer'), link_layer)
+    _write(os.path.join(base, 'state'), state)
+    _write(os.path.join(base, 'rate'), rate)
+
+
+@pytest.fixture(name='hgx')
+def hgx_fixture(tmp_path):
+    root = str(tmp_path)
+    for i in range(8):
+        _pci(root, '0000:%02x:00.0' % (0x18 + i * 0x10), '0x10de', '0x2330', '0x030200', numa=i // 4, driver='nvidia' if i == 0 else None)
+    for i in range(4):
+        _pci(root, '0000:%02x:00.0' % (0x05 + i), '0x10de', '0x22a3', '0x068000', numa=0)
+    _pci(root, '0000:01:00.0', '0x15b3', '0x1021', '0x020700')          # ConnectX-7, not a GPU
+    _pci(root, '0000:02:00.0', '0x102b', '0x0536', '0x030000')          # BMC VGA (Matrox), not NVIDIA/AMD
+    for node in (0, 1):
+        os.makedirs(os.path.join(root, 'sys/devices/system/node/node%d' % node))
+    _ib_port(root, 'mlx5_0', 1, 'InfiniBand', '4: ACTIVE', '400 Gb/sec (4X NDR)')
+    _ib_port(root, 'mlx5_1', 1, 'Ethernet', '4: ACTIVE', '200 Gb/sec (4X HDR)')
+    _write(os.path.join(root, 'sys/module/nvidia/version'), '550.127.05')
+    _write(os.path.join(root, 'usr/local/cuda/version.json'), '{"cuda": {"name": "CUDA SDK", "version": "12.4.1"}}')
+    efivars = os.path.join(root, 'sys/firmware/efi/efivars')
+    os.makedirs(efivars)
+    with open(os.path.join(efivars, 'SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c'), 'wb') as handle:
+        handle.write(b'\x06\x00\x00\x00\x01')
+    return root
+
+
+def test_hgx_h100_board(hgx):
+    facts = hardware.scan(hgx)
+    assert facts['gpu_count'] == 8
+    assert facts['gpu_models'] == ['NVIDIA H100 80GB HBM3']
+    assert facts['nvswitch_count'] == 4
+    assert [g['numa_node'] for g in facts['gpus']] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert facts['gpus'][0]['driver'] == 'nvidia'
+    assert facts['gpus'][1]['driver'] is None
+    assert facts['numa_nodes'] == 2
+    assert facts['rdma_link_layers'] == ['Ethernet', 'InfiniBand']
+    assert facts['rdma_devices'][0] == {'name': 'mlx5_0', 'ports': [
+        {'port': 1, 'link_layer': 'InfiniBand', 'state': 'ACTIVE', 'rate': '400 Gb/sec (4X NDR)'}]}
+    assert facts['nvidia_driver_version'] == '550.127.05'
+    assert facts['nvidia_driver_loaded'] is True
+    assert facts['cuda_version'] == '12.4.1'
+    assert facts['secure_boot'] is True
+    assert facts['nouveau_loaded'] is False
+
+
+def test_empty_machine_before_any_driver(tmp_path):
+    facts = hardware.scan(str(tmp_path))
+    assert facts['gpu_count'] == 0
+    assert facts['gpus'] == []
+    assert facts['nvswitch_count'] == 0
+    assert facts['rdma_devices'] == []
+    assert facts['numa_nodes'] == 1
+    assert facts['nvidia_driver_version'] is None
+    assert facts['cuda_version'] is None
+    assert facts['secure_boot'] is None
+
+
+@pytest.mark.parametrize('vendor, device, name', [
+    ('0x10de', '0x26b9', 'NVIDIA L40S'),
+    ('0x10de', '0x2335', 'NVIDIA H200'),
+    ('0x10de', '0x20b2', 'NVIDIA A100-SXM4-80GB'),
+    ('0x1002', '0x74a1', 'AMD Instinct MI300X'),
+])
+def test_known_gpus_get_the_names_the_sizing_catalogue_resolves(tmp_path, vendor, device, name):
+    _pci(str(tmp_path), '0000:3b:00.0', vendor, device, '0x030200')
+    facts = hardware.scan(str(tmp_path))
+    assert facts['gpu_models'] == [name]
+    assert facts['gpus'][0]['known'] is True
+
+
+def test_unknown_gpu_named_from_pci_ids_database(tmp_path):
+    root = str(tmp_path)
+    _pci(root, '0000:3b:00.0', '0x10de', '0x1eb8', '0x030200')
+    _write(os.path.join(root, 'usr/share/misc/pci.ids'),
+           '# test database\n10de  NVIDIA Corporation\n\t1eb8  TU104GL [Tesla T4]\n\t\t10de 12a2  T4 16GB\n10df  Emulex')
+    facts = hardware.scan(root)
+    assert facts['gpu_models'] == ['TU104GL [Tesla T4]']
+    assert facts['gpus'][0]['known'] is False
+
+
+def test_unknown_gpu_without_database(tmp_path):
+    _pci(str(tmp_path), '0000:3b:00.0', '0x10de', '0x1eb8', '0x030200')
+    assert hardware.scan(str(tmp_path))['gpu_models'] == ['NVIDIA device 0x1eb8']
+
+
+@pytest.mark.parametrize('gpu', ['NVIDIA H100 80GB HBM3', 'NVIDIA L40S', 'NVIDIA H200', 'NVIDIA A100-SXM4-80GB', 'NVIDIA A800-SXM4-80GB',
+                                 'NVIDIA H20', 'NVIDIA H800', 'NVIDIA L20', 'NVIDIA GeForce RTX 4090', 'NVIDIA B200',
+                                 'AMD Instinct MI300X', 'NVIDIA A100-SXM4-40GB', 'NVIDIA H100 PCIe'])
+def test_every_named_gpu_resolves_in_the_sizing_catalogue(gpu):
+    from ansible_collections.onprem.deepseek.plugins.filter.sizing import FilterModule
+    spec = FilterModule().filters()['gpu_spec'](gpu)
+    assert spec['memory_gib'] > 0
