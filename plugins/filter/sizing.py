@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, onprem.deepseek contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Sizing filters of onprem.deepseek; each filter is documented in the sidecar <name>.yml beside this file.
+
+Thin wrappers: the logic lives in plugins/module_utils/sizing.py and report.py.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.onprem.deepseek.plugins.module_utils import report, sizing
+
+PREFIX = "onprem.deepseek."
+
+
+def _wrap(name, func):
+    fqcn = PREFIX + name
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except sizing.SizingError as exc:
+            raise AnsibleFilterError("%s: %s" % (fqcn, exc))
+        except TypeError as exc:
+            # wrong number or names of arguments: report them instead of a traceback
+            raise AnsibleFilterError("%s: bad arguments: %s" % (fqcn, exc))
+
+    return wrapper
+
+
+def model_spec(model):
+    return sizing.model_spec(model)
+
+
+def gpu_spec(gpu):
+    return sizing.gpu_spec(gpu)
+
+
+def weights_gib(model, quant=None, include_mtp=False):
+    return sizing.weights(model, quant, include_mtp=include_mtp)
+
+
+def kv_bytes_per_token(model, kv_dtype="auto"):
+    return sizing.kv_bytes_per_token(model, kv_dtype)
+
+
+def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=sizing.DEFAULT_GPUS_PER_NODE, max_nodes=None,
+             max_model_len=None, concurrency=1, gpu_memory_utilization=sizing.DEFAULT_GPU_MEMORY_UTILIZATION,
+             overhead_gib=None, dp_attention=False, engine=None):
+    return sizing.gpu_plan(model, gpu, quant=quant, kv_dtype=kv_dtype, gpus_per_node=gpus_per_node, max_nodes=max_nodes,
+                           max_model_len=max_model_len, concurrency=concurrency, gpu_memory_utilization=gpu_memory_utilization,
+                           overhead_gib=overhead_gib, dp_attention=dp_attention, engine=engine)
+
+
+def hugepages(size, page_size="2M", ram_total_gib=None, max_fraction=0.5):
+    return sizing.hugepages(size, page_size=page_size, ram_total_gib=ram_total_gib, max_fraction=max_fraction)
+
+
+def replicas_for_load(requests_per_day, seconds_per_request, peak_factor=1.0, method="average", max_wait_probability=0.2, slots_per_replica=1):
+    return sizing.replicas_for_load(requests_per_day, seconds_per_request, peak_factor=peak_factor, method=method,
+                                    max_wait_probability=max_wait_probability, slots_per_replica=slots_per_replica)
+
+
+def plan_svg(plans, title="Per-GPU memory budget", width=900):
+    return report.plan_svg(plans, title=title, width=width)
+
+
+FILTERS = {
+    "model_spec": model_spec,
+    "gpu_spec": gpu_spec,
+    "weights_gib": weights_gib,
+    "kv_bytes_per_token": kv_bytes_per_token,
+    "gpu_plan": gpu_plan,
+    "hugepages": hugepages,
+    "replicas_for_load": replicas_for_load,
+    "plan_svg": plan_svg,
+}
+
+
+class FilterModule(object):
+    """onprem.deepseek sizing filters."""
+
+    def filters(self):
+        return dict((name, _wrap(name, func)) for name, func in FILTERS.items())

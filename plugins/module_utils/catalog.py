@@ -1,0 +1,453 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, onprem.deepseek contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Catalogues of DeepSeek models, GPUs, quantisation formats and CUDA drivers.
+
+Pure data: no Ansible imports.  Every entry cites where its numbers come from.
+Never hand these tables out directly; ``sizing`` returns deep copies.
+
+Model entries hold the fields of the model's Hugging Face ``config.json`` that
+sizing needs (so catalogue entries and user-supplied ``config.json`` dicts go
+through one normalisation path), plus published parameter counts.
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------
+
+# DeepSeek-V3 architecture, shared by V3, V3-0324, V3.1, R1, R1-Zero and R1-0528.
+# Source: https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json
+#         https://huggingface.co/deepseek-ai/DeepSeek-R1/blob/main/config.json
+#         https://huggingface.co/deepseek-ai/DeepSeek-V3.1/blob/main/config.json
+_V3_CONFIG = {
+    "architectures": ["DeepseekV3ForCausalLM"],
+    "model_type": "deepseek_v3",
+    "vocab_size": 129280,
+    "hidden_size": 7168,
+    "intermediate_size": 18432,
+    "moe_intermediate_size": 2048,
+    "num_hidden_layers": 61,
+    "num_nextn_predict_layers": 1,
+    "num_attention_heads": 128,
+    "num_key_value_heads": 128,
+    "n_shared_experts": 1,
+    "n_routed_experts": 256,
+    "num_experts_per_tok": 8,
+    "first_k_dense_replace": 3,
+    "moe_layer_freq": 1,
+    "q_lora_rank": 1536,
+    "kv_lora_rank": 512,
+    "qk_rope_head_dim": 64,
+    "qk_nope_head_dim": 128,
+    "v_head_dim": 128,
+    "topk_method": "noaux_tc",
+    "max_position_embeddings": 163840,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "quantization_config": {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic", "weight_block_size": [128, 128]},
+}
+
+# DeepSeek-V2 / V2-Chat / V2.5 / Coder-V2 (236B) architecture.
+# Source: https://huggingface.co/deepseek-ai/DeepSeek-V2/blob/main/config.json
+#         https://huggingface.co/deepseek-ai/DeepSeek-V2.5/blob/main/config.json
+#         https://huggingface.co/deepseek-ai/DeepSeek-Coder-V2-Instruct/blob/main/config.json
+_V2_CONFIG = {
+    "architectures": ["DeepseekV2ForCausalLM"],
+    "model_type": "deepseek_v2",
+    "vocab_size": 102400,
+    "hidden_size": 5120,
+    "intermediate_size": 12288,
+    "moe_intermediate_size": 1536,
+    "num_hidden_layers": 60,
+    "num_attention_heads": 128,
+    "num_key_value_heads": 128,
+    "n_shared_experts": 2,
+    "n_routed_experts": 160,
+    "num_experts_per_tok": 6,
+    "first_k_dense_replace": 1,
+    "moe_layer_freq": 1,
+    "q_lora_rank": 1536,
+    "kv_lora_rank": 512,
+    "qk_rope_head_dim": 64,
+    "qk_nope_head_dim": 128,
+    "v_head_dim": 128,
+    "max_position_embeddings": 163840,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+}
+
+# DeepSeek-V2-Lite / Coder-V2-Lite (16B) architecture: MLA without the query low-rank projection.
+# Source: https://huggingface.co/deepseek-ai/DeepSeek-V2-Lite/blob/main/config.json
+#         https://huggingface.co/deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct/blob/main/config.json
+_V2_LITE_CONFIG = {
+    "architectures": ["DeepseekV2ForCausalLM"],
+    "model_type": "deepseek_v2",
+    "vocab_size": 102400,
+    "hidden_size": 2048,
+    "intermediate_size": 10944,
+    "moe_intermediate_size": 1408,
+    "num_hidden_layers": 27,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 16,
+    "n_shared_experts": 2,
+    "n_routed_experts": 64,
+    "num_experts_per_tok": 6,
+    "first_k_dense_replace": 1,
+    "moe_layer_freq": 1,
+    "q_lora_rank": None,
+    "kv_lora_rank": 512,
+    "qk_rope_head_dim": 64,
+    "qk_nope_head_dim": 128,
+    "v_head_dim": 128,
+    "max_position_embeddings": 163840,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+}
+
+
+def _qwen2(hidden, inter, layers, heads, kv_heads, vocab):
+    return {
+        "architectures": ["Qwen2ForCausalLM"],
+        "model_type": "qwen2",
+        "vocab_size": vocab,
+        "hidden_size": hidden,
+        "intermediate_size": inter,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "max_position_embeddings": 131072,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+    }
+
+
+def _llama(hidden, inter, layers, heads, kv_heads, vocab, max_pos):
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": vocab,
+        "hidden_size": hidden,
+        "intermediate_size": inter,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "max_position_embeddings": max_pos,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+    }
+
+
+# name: canonical Hugging Face repo name (without the org).  aliases: other repos with
+# the same weights layout.  params_total_b / params_activated_b: the counts published
+# on the model card (billions).  For V3-family models the model card's "685B" includes
+# the 14B multi-token-prediction (MTP) module; the 671B main model is what an engine
+# loads for serving (MTP is only loaded for speculative decoding).
+MODELS = [
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-V3 (model card: 671B total, 37B activated, + 14B MTP = 685B)
+        "name": "DeepSeek-V3", "org": "deepseek-ai",
+        "aliases": ["DeepSeek-V3-Base", "DeepSeek-V3-0324"],
+        "params_total_b": 671.0, "params_activated_b": 37.0, "params_mtp_b": 14.0,
+        "config": _V3_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-V3.1 (model card: 671B total, 37B activated; same architecture as V3)
+        "name": "DeepSeek-V3.1", "org": "deepseek-ai",
+        "aliases": ["DeepSeek-V3.1-Base", "DeepSeek-V3.1-Terminus"],
+        "params_total_b": 671.0, "params_activated_b": 37.0, "params_mtp_b": 14.0,
+        "config": _V3_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-R1 (model card: 671B total, 37B activated, 128K context)
+        "name": "DeepSeek-R1", "org": "deepseek-ai",
+        "aliases": ["DeepSeek-R1-Zero"],
+        "params_total_b": 671.0, "params_activated_b": 37.0, "params_mtp_b": 14.0,
+        "config": _V3_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-R1-0528 (same architecture as R1)
+        "name": "DeepSeek-R1-0528", "org": "deepseek-ai",
+        "aliases": [],
+        "params_total_b": 671.0, "params_activated_b": 37.0, "params_mtp_b": 14.0,
+        "config": _V3_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-V2 (model card: 236B total, 21B activated, 128K context)
+        "name": "DeepSeek-V2", "org": "deepseek-ai",
+        "aliases": ["DeepSeek-V2-Chat", "DeepSeek-V2-Chat-0628"],
+        "params_total_b": 236.0, "params_activated_b": 21.0,
+        "config": _V2_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-V2-Lite (model card: 15.7B total, 2.4B activated, 32K context)
+        "name": "DeepSeek-V2-Lite", "org": "deepseek-ai",
+        "aliases": ["DeepSeek-V2-Lite-Chat"],
+        "params_total_b": 15.7, "params_activated_b": 2.4,
+        "config": _V2_LITE_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-V2.5 (236B, V2 architecture)
+        "name": "DeepSeek-V2.5", "org": "deepseek-ai",
+        "aliases": ["DeepSeek-V2.5-1210"],
+        "params_total_b": 236.0, "params_activated_b": 21.0,
+        "config": _V2_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-Coder-V2-Instruct (model card: 236B total, 21B active, 128K context)
+        "name": "DeepSeek-Coder-V2-Instruct", "org": "deepseek-ai",
+        "aliases": ["DeepSeek-Coder-V2", "DeepSeek-Coder-V2-Base", "DeepSeek-Coder-V2-Instruct-0724"],
+        "params_total_b": 236.0, "params_activated_b": 21.0,
+        "config": _V2_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct (model card: 16B total, 2.4B active, 128K context)
+        "name": "DeepSeek-Coder-V2-Lite-Instruct", "org": "deepseek-ai",
+        "aliases": ["DeepSeek-Coder-V2-Lite", "DeepSeek-Coder-V2-Lite-Base"],
+        "params_total_b": 16.0, "params_activated_b": 2.4,
+        "config": _V2_LITE_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B/blob/main/config.json (base Qwen2.5-Math-1.5B; 1.78B safetensors params)
+        "name": "DeepSeek-R1-Distill-Qwen-1.5B", "org": "deepseek-ai", "aliases": [],
+        "params_total_b": 1.78, "params_activated_b": 1.78,
+        "config": _qwen2(1536, 8960, 28, 12, 2, 151936),
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-7B/blob/main/config.json (base Qwen2.5-Math-7B; 7.62B params)
+        "name": "DeepSeek-R1-Distill-Qwen-7B", "org": "deepseek-ai", "aliases": [],
+        "params_total_b": 7.62, "params_activated_b": 7.62,
+        "config": _qwen2(3584, 18944, 28, 28, 4, 152064),
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-14B/blob/main/config.json (base Qwen2.5-14B; 14.8B params)
+        "name": "DeepSeek-R1-Distill-Qwen-14B", "org": "deepseek-ai", "aliases": [],
+        "params_total_b": 14.8, "params_activated_b": 14.8,
+        "config": _qwen2(5120, 13824, 48, 40, 8, 152064),
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-32B/blob/main/config.json (base Qwen2.5-32B; 32.8B params)
+        "name": "DeepSeek-R1-Distill-Qwen-32B", "org": "deepseek-ai", "aliases": [],
+        "params_total_b": 32.8, "params_activated_b": 32.8,
+        "config": _qwen2(5120, 27648, 64, 40, 8, 152064),
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Llama-8B/blob/main/config.json (base Llama-3.1-8B; 8.03B params)
+        "name": "DeepSeek-R1-Distill-Llama-8B", "org": "deepseek-ai", "aliases": [],
+        "params_total_b": 8.03, "params_activated_b": 8.03,
+        "config": _llama(4096, 14336, 32, 32, 8, 128256, 131072),
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Llama-70B/blob/main/config.json (base Llama-3.3-70B-Instruct; 70.6B params)
+        "name": "DeepSeek-R1-Distill-Llama-70B", "org": "deepseek-ai", "aliases": [],
+        "params_total_b": 70.6, "params_activated_b": 70.6,
+        "config": _llama(8192, 28672, 80, 64, 8, 128256, 131072),
+    },
+    {
+        # https://huggingface.co/deepseek-ai/deepseek-llm-7b-base/blob/main/config.json (7B, multi-head attention, 4K context)
+        "name": "deepseek-llm-7b-base", "org": "deepseek-ai",
+        "aliases": ["deepseek-llm-7b-chat", "deepseek-llm-7b", "DeepSeek-LLM-7B"],
+        "params_total_b": 6.91, "params_activated_b": 6.91,
+        "config": _llama(4096, 11008, 30, 32, 32, 102400, 4096),
+    },
+    {
+        # https://huggingface.co/deepseek-ai/deepseek-llm-67b-base/blob/main/config.json (67B, grouped-query attention with 8 KV heads, 4K context)
+        "name": "deepseek-llm-67b-base", "org": "deepseek-ai",
+        "aliases": ["deepseek-llm-67b-chat", "deepseek-llm-67b", "DeepSeek-LLM-67B"],
+        "params_total_b": 67.0, "params_activated_b": 67.0,
+        "config": _llama(8192, 22016, 95, 64, 8, 102400, 4096),
+    },
+]
+
+# ---------------------------------------------------------------------------
+# GPUs
+# ---------------------------------------------------------------------------
+# memory_mib: total memory as `nvidia-smi --query-gpu=memory.total` (or rocm-smi) reports it,
+# which is what vLLM's gpu_memory_utilization and SGLang's mem_fraction_static are fractions of.
+# bandwidth_gbps: peak memory bandwidth in GB/s (10^9 bytes/s) from the vendor datasheet.
+# fp8: native FP8 tensor cores (Ada Lovelace, Hopper, Blackwell, CDNA3).
+_AMPERE_W = ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"]  # fp8 weights run weight-only (Marlin W8A16) on Ampere
+_FP8_W = ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"]
+_KV_NO_FP8 = ["bf16", "fp16"]
+_KV_FP8 = ["bf16", "fp16", "fp8"]
+
+GPUS = [
+    {
+        # https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf
+        "name": "A100-40G", "vendor": "nvidia", "architecture": "ampere", "compute_capability": "8.0",
+        "memory_mib": 40960, "bandwidth_gbps": 1555, "fp8": False,
+        "weight_dtypes": _AMPERE_W, "kv_dtypes": _KV_NO_FP8,
+        "aliases": ["A100-SXM4-40GB", "A100-PCIE-40GB", "A100-40GB", "A100 40GB PCIe"],
+    },
+    {
+        # same datasheet as above (A100 80GB SXM: 2,039 GB/s)
+        "name": "A100-80G", "vendor": "nvidia", "architecture": "ampere", "compute_capability": "8.0",
+        "memory_mib": 81920, "bandwidth_gbps": 2039, "fp8": False,
+        "weight_dtypes": _AMPERE_W, "kv_dtypes": _KV_NO_FP8,
+        "aliases": ["A100-SXM4-80GB", "A100 80GB PCIe", "A100-80GB", "A100-PCIE-80GB"],
+    },
+    {
+        # A800: export variant of A100 80GB (NVLink 400 GB/s), same memory and bandwidth.
+        # https://www.nvidia.cn/data-center/a800/
+        "name": "A800", "vendor": "nvidia", "architecture": "ampere", "compute_capability": "8.0",
+        "memory_mib": 81920, "bandwidth_gbps": 2039, "fp8": False,
+        "weight_dtypes": _AMPERE_W, "kv_dtypes": _KV_NO_FP8,
+        "aliases": ["A800-80G", "A800-SXM4-80GB", "A800 80GB PCIe"],
+    },
+    {
+        # https://www.nvidia.com/en-us/data-center/h100/ (H100 SXM: 80 GB HBM3, 3.35 TB/s); nvidia-smi: 81559 MiB
+        "name": "H100-80G", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
+        "memory_mib": 81559, "bandwidth_gbps": 3350, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["H100", "H100-SXM", "H100-SXM5", "H100-SXM5-80GB", "H100 80GB HBM3"],
+    },
+    {
+        # https://www.nvidia.com/en-us/data-center/h100/ (H100 PCIe: 80 GB HBM2e, 2 TB/s)
+        "name": "H100-PCIe", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
+        "memory_mib": 81559, "bandwidth_gbps": 2000, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["H100-PCIE-80G", "H100 PCIe", "H100-PCIe-80GB"],
+    },
+    {
+        # H800: export variant of H100 SXM (reduced NVLink), same memory. https://www.nvidia.cn/data-center/h800/
+        "name": "H800", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
+        "memory_mib": 81559, "bandwidth_gbps": 3350, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["H800-80G", "H800 80GB HBM3"],
+    },
+    {
+        # H20: Hopper, 96 GB HBM3, 4.0 TB/s (NVIDIA HGX H20 product brief); nvidia-smi: 97871 MiB
+        "name": "H20", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
+        "memory_mib": 97871, "bandwidth_gbps": 4000, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["H20-96G"],
+    },
+    {
+        # https://www.nvidia.com/en-us/data-center/h200/ (141 GB HBM3e, 4.8 TB/s); nvidia-smi: 143771 MiB
+        "name": "H200", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
+        "memory_mib": 143771, "bandwidth_gbps": 4800, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["H200-141G", "H200-SXM", "H200 141GB HBM3e"],
+    },
+    {
+        # https://www.nvidia.com/en-us/data-center/l40s/ (48 GB GDDR6, 864 GB/s); nvidia-smi: 46068 MiB
+        "name": "L40S", "vendor": "nvidia", "architecture": "ada", "compute_capability": "8.9",
+        "memory_mib": 46068, "bandwidth_gbps": 864, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["L40S-48G"],
+    },
+    {
+        # L20: Ada, 48 GB GDDR6, 864 GB/s (NVIDIA L20 product brief)
+        "name": "L20", "vendor": "nvidia", "architecture": "ada", "compute_capability": "8.9",
+        "memory_mib": 46068, "bandwidth_gbps": 864, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["L20-48G"],
+    },
+    {
+        # https://www.nvidia.com/en-us/geforce/graphics-cards/40-series/rtx-4090/ (24 GB GDDR6X, 1,008 GB/s); nvidia-smi: 24564 MiB
+        "name": "RTX4090", "vendor": "nvidia", "architecture": "ada", "compute_capability": "8.9",
+        "memory_mib": 24564, "bandwidth_gbps": 1008, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["RTX-4090", "GeForce RTX 4090", "4090"],
+    },
+    {
+        # https://www.nvidia.com/en-us/data-center/hgx/ (HGX B200: 1,440 GB for 8 GPUs = 180 GB each, 7.7 TB/s); nvidia-smi: 183359 MiB
+        "name": "B200", "vendor": "nvidia", "architecture": "blackwell", "compute_capability": "10.0",
+        "memory_mib": 183359, "bandwidth_gbps": 7700, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["B200-180G"],
+    },
+    {
+        # https://www.amd.com/en/products/accelerators/instinct/mi300/mi300x.html (192 GB HBM3, 5.3 TB/s);
+        # rocm-smi VRAM total 205822885888 B = 196288 MiB.  gfx942 (CDNA3) runs FP8 (e4m3fnuz).
+        "name": "MI300X", "vendor": "amd", "architecture": "cdna3", "compute_capability": "gfx942",
+        "memory_mib": 196288, "bandwidth_gbps": 5300, "fp8": True,
+        "weight_dtypes": ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"], "kv_dtypes": _KV_FP8,
+        "aliases": ["MI300X-192G", "Instinct MI300X", "AMD Instinct MI300X OAM"],
+    },
+]
+
+# ---------------------------------------------------------------------------
+# Quantisation formats: bits per quantised weight, scales included.
+# ---------------------------------------------------------------------------
+# kind: "float" (no quantisation), "gpu" (embeddings, output head, norms and router stay 16-bit),
+#       "gguf" (llama.cpp quantises every matrix, embeddings and head included; norms stay F32).
+QUANTS = {
+    # 16-bit floats.
+    "bf16": {"bits": 16.0, "kind": "float", "label": "BF16"},
+    "fp16": {"bits": 16.0, "kind": "float", "label": "FP16"},
+    # FP8 e4m3 with one FP32 scale per 128x128 block, the DeepSeek-V3 checkpoint layout:
+    # https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json (weight_block_size [128, 128]).
+    "fp8": {"bits": 8.0 + 32.0 / (128 * 128), "kind": "gpu", "label": "FP8 (e4m3, 128x128 block scales)"},
+    # INT8 W8A8 with one FP32 scale per output channel (counted as 32 bits per `hidden_size` weights).
+    "int8": {"bits": 8.0, "per_channel_scale_bits": 32.0, "kind": "gpu", "label": "INT8 (per-channel scales)"},
+    # AWQ / GPTQ 4-bit, group size 128: FP16 scale + packed 4-bit zero point per group = 4 + 20/128 bits.
+    # https://github.com/casper-hansen/AutoAWQ (q_group_size 128, w_bit 4); https://github.com/AutoGPTQ/AutoGPTQ
+    "awq": {"bits": 4.0 + 20.0 / 128, "kind": "gpu", "label": "AWQ 4-bit g128"},
+    "gptq": {"bits": 4.0 + 20.0 / 128, "kind": "gpu", "label": "GPTQ 4-bit g128"},
+    # GGUF: effective bits per weight of the whole file as published by llama.cpp's quantize tool
+    # (k-quant mixes included): https://github.com/ggml-org/llama.cpp/blob/master/tools/quantize/README.md
+    "q8_0": {"bits": 8.50, "kind": "gguf", "label": "GGUF Q8_0"},
+    "q6_k": {"bits": 6.56, "kind": "gguf", "label": "GGUF Q6_K"},
+    "q5_k_m": {"bits": 5.68, "kind": "gguf", "label": "GGUF Q5_K_M"},
+    "q4_k_m": {"bits": 4.84, "kind": "gguf", "label": "GGUF Q4_K_M"},
+    "q3_k_m": {"bits": 3.91, "kind": "gguf", "label": "GGUF Q3_K_M"},
+    "q2_k": {"bits": 3.35, "kind": "gguf", "label": "GGUF Q2_K"},
+}
+
+# Spellings accepted for quantisation names (normalised: lower case, separators removed).
+QUANT_ALIASES = {
+    "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "f16": "fp16",
+    "fp8e4m3": "fp8", "float8": "fp8", "w8a8fp8": "fp8",
+    "w8a8int8": "int8", "w8a8": "int8",
+    "awq4bit": "awq", "awqmarlin": "awq", "gptq4bit": "gptq", "gptqmarlin": "gptq",
+    "q80": "q8_0", "q6k": "q6_k", "q5km": "q5_k_m", "q4km": "q4_k_m", "q3km": "q3_k_m", "q2k": "q2_k",
+}
+
+# KV-cache dtypes: bytes per element.  "auto" = the model's activation dtype (BF16 for every
+# catalogue model; FP8 checkpoints compute in BF16).
+KV_DTYPES = {
+    "auto": 2,
+    "bf16": 2,
+    "fp16": 2,
+    "fp8": 1,
+    "fp8_e4m3": 1,
+    "fp8_e5m2": 1,
+}
+
+# ---------------------------------------------------------------------------
+# CUDA toolkit -> minimum Linux x86_64 driver.
+# Source: CUDA Toolkit release notes, Table 3 "CUDA Toolkit and Corresponding Driver Versions"
+# https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html#id5
+# ---------------------------------------------------------------------------
+CUDA_TOOLKIT_DRIVERS = {
+    "11.0": "450.36.06",
+    "11.1": "455.23",
+    "11.2": "460.27.03",
+    "11.3": "465.19.01",
+    "11.4": "470.42.01",
+    "11.5": "495.29.05",
+    "11.6": "510.39.01",
+    "11.7": "515.43.04",
+    "11.8": "520.61.05",
+    "12.0": "525.60.13",
+    "12.1": "530.30.02",
+    "12.2": "535.54.03",
+    "12.3": "545.23.06",
+    "12.4": "550.54.14",
+    "12.5": "555.42.02",
+    "12.6": "560.28.03",
+    "12.8": "570.26",
+    "12.9": "575.51.03",
+    "13.0": "580.65.06",
+}
+
+# Minor version compatibility: minimum driver for a whole major release family.
+# Source: https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html
+# and the release notes' Table 2 (CUDA 12.x >= 525.60.13, CUDA 11.x >= 450.80.02, CUDA 13.x >= 580).
+CUDA_MINOR_COMPAT_DRIVERS = {
+    "11": "450.80.02",
+    "12": "525.60.13",
+    "13": "580",
+}

@@ -1,0 +1,218 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, onprem.deepseek contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""onprem.deepseek.gpu_plan against verified deployments and the engines' KV layouts."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+
+def plan(filters, *args, **kwargs):
+    return filters["gpu_plan"](*args, **kwargs)
+
+
+# Verified deployments: (model, gpu, kwargs, nodes, tp, pp)
+VERIFIED = [
+    # SGLang DeepSeek V3/R1 docs: FP8 on one node of 8 x H200 (https://docs.sglang.ai/basic_usage/deepseek.html,
+    # "8 x H200" row); vLLM recipes: DeepSeek-V3 with --tensor-parallel-size 8 on 8 x H200
+    # (https://docs.vllm.ai/projects/recipes/en/latest/DeepSeek/DeepSeek-V3.html)
+    ("DeepSeek-V3", "H200", {}, 1, 8, 1),
+    ("deepseek-ai/DeepSeek-R1", "NVIDIA H200", {"max_model_len": 32768}, 1, 8, 1),
+    # FP8 V3 does not fit one 8 x H100 node; two nodes do: vLLM distributed serving docs
+    # (https://docs.vllm.ai/en/latest/serving/distributed_serving.html: TP 8 per node, PP across nodes)
+    # and SGLang docs ("2 x 8 x H100/800/20" row).
+    ("DeepSeek-V3", "H100-80G", {}, 2, 8, 2),
+    ("DeepSeek-V3", "H800", {"max_model_len": 32768}, 2, 8, 2),
+    # SGLang docs: 8 x MI300X serves DeepSeek-V3 FP8 on one node
+    # (https://rocm.blogs.amd.com/artificial-intelligence/DeepSeekR1-Part2/README.html)
+    # (four MI300X hold the 627 GiB of weights with ~12 GiB KV per GPU left; four full-length sequences need eight)
+    ("DeepSeek-V3", "MI300X", {"concurrency": 4}, 1, 8, 1),
+    # 8 x B200 (180 GB each) holds FP8 V3 on one node (NVIDIA DeepSeek-R1 on DGX B200 blog:
+    # https://developer.nvidia.com/blog/nvidia-blackwell-delivers-world-record-deepseek-r1-inference-performance/)
+    ("DeepSeek-R1", "B200", {}, 1, 8, 1),
+    # R1-Distill-Qwen-32B BF16 (65.5 GB) needs two 48 GB cards; AWQ (~19 GB) fits one L40S
+    ("DeepSeek-R1-Distill-Qwen-32B", "L40S", {"max_model_len": 32768}, 1, 2, 1),
+    ("DeepSeek-R1-Distill-Qwen-32B", "L40S", {"quant": "awq", "max_model_len": 32768, "concurrency": 2}, 1, 1, 1),
+    # R1-Distill-Llama-8B (16 GB BF16) on one RTX 4090 with an 8K context
+    ("DeepSeek-R1-Distill-Llama-8B", "RTX4090", {"max_model_len": 8192}, 1, 1, 1),
+    # R1-Distill-Llama-70B BF16 (141 GB): 4 x H100 (vLLM examples serve it with --tensor-parallel-size 4)
+    ("DeepSeek-R1-Distill-Llama-70B", "H100-80G", {"max_model_len": 32768}, 1, 4, 1),
+    # DeepSeek-V2.5 BF16 (472 GB) on 8 x 80 GB GPUs: model card "8*80GB GPUs" (https://huggingface.co/deepseek-ai/DeepSeek-V2.5)
+    ("DeepSeek-V2.5", "A100-80G", {"max_model_len": 8192}, 1, 8, 1),
+]
+
+
+@pytest.mark.parametrize("model,gpu,kwargs,nodes,tp,pp", VERIFIED)
+def test_verified_deployments(filters, model, gpu, kwargs, nodes, tp, pp):
+    result = plan(filters, model, gpu, **kwargs)
+    assert result["fits"] is True, result.get("reason")
+    assert (result["nodes"], result["tensor_parallel"], result["pipeline_parallel"]) == (nodes, tp, pp)
+    assert result["gpus"] == tp * pp
+    assert result["engine_args"]["vllm"]["--tensor-parallel-size"] == tp
+    assert result["engine_args"]["vllm"]["--pipeline-parallel-size"] == pp
+    assert result["engine_args"]["sglang"]["--tp-size"] == tp
+
+
+def test_v3_on_8_h200_budget(filters):
+    result = plan(filters, "DeepSeek-V3", "H200")
+    # 143771 MiB (nvidia-smi) = 140.4 GiB; x 0.90 = 126.36 GiB budget
+    assert result["memory_gib"] == pytest.approx(140.40, abs=0.01)
+    assert result["budget_gib"] == pytest.approx(126.36, abs=0.01)
+    # 626.9 GiB / 8 plus the replicated MLA down-projections (q_a_proj, kv_a_proj) on every rank
+    assert result["weights_gib"] == pytest.approx(79.3, abs=0.3)
+    assert result["kv_cache_gib"] == pytest.approx(result["budget_gib"] - result["weights_gib"] - result["overhead_gib"], abs=0.002)
+    # MLA latent replicated on all 8 ranks: capacity = per-GPU KV / 70272 bytes
+    assert result["kv_tokens"] == int(result["kv_cache_gib"] * 2 ** 30 // 70272) or abs(result["kv_tokens"] - result["kv_cache_gib"] * 2 ** 30 / 70272) < 20
+    assert 600000 < result["kv_tokens"] < 750000
+    assert result["max_concurrency"] == result["kv_tokens"] // 163840
+    assert result["free_gib"] == pytest.approx(140.40 * 0.10, abs=0.01)
+    assert result["engine_args"]["vllm"]["--gpu-memory-utilization"] == 0.9
+    assert result["engine_args"]["sglang"]["--mem-fraction-static"] == 0.87
+    assert "--quantization" not in result["engine_args"]["vllm"]  # FP8 checkpoint is auto-detected
+
+
+def test_v3_on_2x8_h100_pipeline_stages(filters):
+    result = plan(filters, "DeepSeek-V3", "H100-80G")
+    assert result["stage_layers"] == [31, 30]
+    # each stage keeps the KV of its own layers.  The bottleneck is the second stage (30 MoE layers + output
+    # head are heavier than 3 dense + 28 MoE layers + embeddings): per-GPU bytes per token = 576 x 30 x 2
+    assert result["kv_bytes_per_token_per_gpu"] == 576 * 30 * 2
+    assert result["engine_args"]["sglang"]["--nnodes"] == 2
+    assert result["engine_args"]["vllm"]["--distributed-executor-backend"] == "ray"
+    assert "--pipeline-parallel-size" in result["engine_argv"]["vllm"]
+
+
+def test_does_not_fit_gives_reason_and_smallest_fit(filters):
+    result = plan(filters, "DeepSeek-V3", "H100-80G", max_nodes=1)
+    assert result["fits"] is False
+    assert result["reason"].startswith("weights need 79.29 GiB per GPU plus 3.00 GiB overhead, more than the 71.68 GiB budget")
+    assert result["reason"].endswith("(max_nodes 1)")
+    assert result["smallest_fit"]["same_gpu"]["nodes"] == 2
+    # 4 x MI300X (191.7 GiB each) is the fewest catalogue GPUs that hold it
+    assert (result["smallest_fit"]["any_gpu"]["gpu"], result["smallest_fit"]["any_gpu"]["gpus"]) == ("MI300X", 4)
+    assert "2 node(s) x 8 x H100-80G (TP8 x PP2)" in result["smallest_fit"]["summary"]
+
+
+def test_mla_kv_is_replicated_across_tp(filters):
+    # vLLM / SGLang keep the whole MLA latent on every TP rank: TP8 holds no more tokens per GPU than TP1 would
+    r = plan(filters, "DeepSeek-V2-Lite", "H100-80G", max_model_len=32768)
+    assert r["tensor_parallel"] == 1
+    tp8 = filters["gpu_plan"]("DeepSeek-V2-Lite", {"name": "tiny", "memory_gib": 8, "compute_capability": "9.0"}, max_model_len=4096,
+                              overhead_gib=1)
+    assert tp8["kv_bytes_per_token_per_gpu"] == (512 + 64) * 27 * 2
+
+
+def test_gqa_kv_split_and_replicated_above_kv_heads(filters):
+    # Qwen2.5-32B: 8 KV heads.  TP2 -> 4 heads per GPU; the heads split
+    r = plan(filters, "DeepSeek-R1-Distill-Qwen-32B", "L40S", max_model_len=32768)
+    assert r["tensor_parallel"] == 2
+    assert r["kv_bytes_per_token_per_gpu"] == 2 * 64 * 4 * 128 * 2
+    # Qwen-1.5B has 2 KV heads: at TP4 each GPU still keeps one (replicated), not half a head
+    small = {"name": "tiny", "memory_gib": 2, "compute_capability": "9.0"}
+    r = plan(filters, "DeepSeek-R1-Distill-Qwen-1.5B", small, max_model_len=2048, overhead_gib=0.5)
+    assert r["tensor_parallel"] == 4
+    assert r["kv_bytes_per_token_per_gpu"] == 2 * 28 * 1 * 128 * 2
+
+
+def test_dp_attention_layout_multiplies_mla_kv_capacity(filters):
+    tp = plan(filters, "DeepSeek-V3", "H200")
+    dp = tp["dp_attention_layout"]
+    assert dp["dp_attention"] is True and dp["gpus"] == 8
+    assert dp["weights_gib"] > tp["weights_gib"]  # attention replicated on every rank
+    assert dp["kv_tokens"] > 4 * tp["kv_tokens"]  # each rank caches its own sequences
+    assert dp["engine_args"]["sglang"]["--enable-dp-attention"] is True
+    assert dp["engine_args"]["sglang"]["--dp-size"] == 8
+    assert dp["engine_args"]["vllm"]["--data-parallel-size"] == 8
+    assert dp["engine_args"]["vllm"]["--enable-expert-parallel"] is True
+    chosen = plan(filters, "DeepSeek-V3", "H200", dp_attention=True)
+    assert chosen["dp_attention"] is True
+    assert chosen["kv_tokens"] == dp["kv_tokens"]
+
+
+def test_dp_attention_refused_for_gqa(filters):
+    with pytest.raises(AnsibleFilterError) as err:
+        plan(filters, "DeepSeek-R1-Distill-Qwen-32B", "H100", dp_attention=True)
+    assert str(err.value) == ("onprem.deepseek.gpu_plan: dp_attention needs an MLA mixture-of-experts model; "
+                              "DeepSeek-R1-Distill-Qwen-32B uses GQA attention")
+
+
+def test_fp8_kv_refused_on_ampere(filters):
+    result = plan(filters, "DeepSeek-R1-Distill-Llama-8B", "A100-80G", kv_dtype="fp8", max_model_len=8192)
+    assert result["fits"] is False
+    assert result["reason"] == ("kv_dtype 'fp8' needs native FP8 (Ada/Hopper or newer); A100-80G is ampere (compute capability 8.0); "
+                                "kv_dtype it runs: auto, bf16, fp16")
+    assert result["smallest_fit"]["any_gpu"]["gpu"] != "A100-80G"
+
+
+def test_fp8_weights_mapped_on_ampere(filters):
+    result = plan(filters, "DeepSeek-R1-Distill-Llama-8B", "A100-80G", quant="fp8", max_model_len=8192)
+    assert result["fits"] is True
+    assert "weight-only" in result["notes"][0]
+    assert result["engine_args"]["vllm"]["--quantization"] == "fp8"
+
+
+def test_bf16_mapped_to_fp16_before_ampere(filters):
+    v100 = {"name": "V100-32G", "memory_mib": 32768, "compute_capability": "7.0"}
+    result = plan(filters, "DeepSeek-R1-Distill-Llama-8B", v100, max_model_len=8192)
+    assert result["fits"] is True
+    assert result["engine_args"]["vllm"]["--dtype"] == "half"
+
+
+def test_fp8_kv_doubles_capacity(filters):
+    a = plan(filters, "DeepSeek-R1-Distill-Qwen-32B", "H100", max_model_len=8192)
+    b = plan(filters, "DeepSeek-R1-Distill-Qwen-32B", "H100", max_model_len=8192, kv_dtype="fp8")
+    assert b["kv_tokens"] == pytest.approx(2 * a["kv_tokens"], rel=0.001)
+    assert b["engine_args"]["vllm"]["--kv-cache-dtype"] == "fp8"
+    assert b["engine_args"]["sglang"]["--kv-cache-dtype"] == "fp8_e4m3"
+
+
+def test_concurrency_grows_the_deployment(filters):
+    small = plan(filters, "DeepSeek-R1-Distill-Qwen-7B", "L40S", max_model_len=32768)
+    big = plan(filters, "DeepSeek-R1-Distill-Qwen-7B", "L40S", max_model_len=32768, concurrency=64)
+    assert small["gpus"] == 1
+    assert big["gpus"] > small["gpus"]
+    assert big["max_concurrency"] >= 64
+
+
+def test_tp_divides_attention_heads(filters):
+    # Qwen2.5-Math-7B: 28 heads, 4 KV heads: TP 8 is not allowed, so multi-node uses TP4 per node
+    result = plan(filters, "DeepSeek-R1-Distill-Qwen-7B", {"name": "tiny", "memory_gib": 3, "compute_capability": "9.0"},
+                  max_model_len=1024, overhead_gib=0.5)
+    assert 28 % result["tensor_parallel"] == 0
+
+
+def test_gguf_plan_has_llama_cpp_args(filters):
+    result = plan(filters, "DeepSeek-R1-Distill-Qwen-32B", "RTX4090", quant="q4_k_m", max_model_len=8192, concurrency=2, engine="llama_cpp")
+    assert result["fits"] is True
+    assert result["engine_args"]["llama_cpp"]["--ctx-size"] == 16384
+    assert result["command_args"][:2] == ["--ctx-size", "16384"]
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"gpu": "H1000"}, "onprem.deepseek.gpu_plan: unknown gpu 'H1000'; allowed: A100-40G, A100-80G, A800, H100-80G, H100-PCIe, H800, H20, "
+                       "H200, L40S, L20, RTX4090, B200, MI300X"),
+    ({"quant": "int3"}, "onprem.deepseek.gpu_plan: unknown quant 'int3'; allowed: bf16, fp16, fp8, int8, awq, gptq, q8_0, q6_k, q5_k_m, "
+                        "q4_k_m, q3_k_m, q2_k"),
+    ({"kv_dtype": "fp4"}, "onprem.deepseek.gpu_plan: unknown kv_dtype 'fp4'; allowed: auto, bf16, fp16, fp8, fp8_e4m3, fp8_e5m2"),
+    ({"concurrency": -1}, "onprem.deepseek.gpu_plan: concurrency must be >= 0, got -1"),
+    ({"gpu_memory_utilization": 1.5}, "onprem.deepseek.gpu_plan: gpu_memory_utilization must be <= 1.0, got 1.5"),
+    ({"gpu_memory_utilization": 0}, "onprem.deepseek.gpu_plan: gpu_memory_utilization must be > 0.0, got 0"),
+    ({"overhead_gib": -2}, "onprem.deepseek.gpu_plan: overhead_gib must be >= 0.0, got -2"),
+    ({"max_model_len": 200000}, "onprem.deepseek.gpu_plan: max_model_len 200000 exceeds the maximum context of DeepSeek-V3 (163840 tokens)"),
+    ({"gpus_per_node": 0}, "onprem.deepseek.gpu_plan: gpus_per_node must be >= 1, got 0"),
+    ({"engine": "tgi"}, "onprem.deepseek.gpu_plan: unknown engine 'tgi'; allowed: vllm, sglang, llama_cpp"),
+])
+def test_bad_input(filters, kwargs, message):
+    gpu = kwargs.pop("gpu", "H200")
+    with pytest.raises(AnsibleFilterError) as err:
+        plan(filters, "DeepSeek-V3", gpu, **kwargs)
+    assert str(err.value) == message
+
+
+def test_string_numbers_from_inventory_are_accepted(filters):
+    a = plan(filters, "DeepSeek-V3", "H200", max_model_len="32768", concurrency="4", gpu_memory_utilization="0.9")
+    b = plan(filters, "DeepSeek-V3", "H200", max_model_len=32768, concurrency=4)
+    assert a == b
