@@ -1,0 +1,38 @@
+"""ansible-playbook onprem.deepseek.plan on the example production inventory.
+
+The prod inventory's hosts live in 192.0.2.0/24 (TEST-NET-1, RFC 5737): nothing answers there,
+so a run that passes proves that the plan connects to no host and needs no GPU.
+"""
+
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+
+
+def _plan(tmp_path, *extra):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
+    cmd = ['ansible-playbook', 'onprem.deepseek.plan', '-i', 'inventories/prod',
+           '-e', 'deepseek_plan_report_dir=%s' % tmp_path] + list(extra)
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    result.output = result.stdout + result.stderr
+    return result
+
+
+def test_plan_writes_markdown_and_svg_without_touching_any_host(tmp_path):
+    result = _plan(tmp_path)
+    assert result.returncode == 0, result.output
+    assert 'changed=0' in result.stdout and 'unreachable=0' in result.stdout
+    report = (tmp_path / 'plan.md').read_text()
+    assert '| v3_h100 | DeepSeek-V3 | fp8 | 16 x H100-80G | 8 x 2 |' in report
+    assert '| distill_l40s | DeepSeek-R1-Distill-Qwen-32B |' in report
+    svg = ET.parse(str(tmp_path / 'plan.svg')).getroot()
+    assert svg.tag.endswith('svg')
+
+
+def test_plan_that_does_not_fit_fails_with_the_smallest_hardware(tmp_path):
+    result = _plan(tmp_path, '-e', 'deepseek_max_nodes=1')
+    assert result.returncode != 0, result.output
+    assert 'does not fit' in result.output
+    assert '2 node(s) x 8 x H100-80G (TP8 x PP2)' in result.output
