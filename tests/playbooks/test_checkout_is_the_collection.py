@@ -1,0 +1,30 @@
+"""The checkout works as the collection onprem.deepseek with no install step (ansible.cfg + .collections)."""
+
+import json
+import os
+import subprocess
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+
+
+def _run(*cmd):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
+    result = subprocess.run(list(cmd), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_ansible_doc_lists_the_collection_modules():
+    modules = json.loads(_run('ansible-doc', '-l', 'onprem.deepseek', '--json'))
+    assert 'onprem.deepseek.hardware_facts' in modules
+
+
+def test_site_playbook_resolves_by_fqcn_on_the_lab_inventory():
+    out = _run('ansible-playbook', 'onprem.deepseek.site', '--list-tasks', '-i', 'inventories/lab/hosts.yml')
+    assert 'onprem.deepseek.preflight : Read GPUs, NVSwitches and RDMA devices from sysfs' in out
+
+
+def test_every_playbook_is_importable_by_fqcn():
+    for name in sorted(os.listdir(os.path.join(ROOT, 'playbooks'))):
+        if name.endswith('.yml'):
+            _run('ansible-playbook', 'onprem.deepseek.' + name[:-4], '--syntax-check', '-i', 'inventories/lab/hosts.yml')
