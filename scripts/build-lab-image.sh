@@ -16,7 +16,7 @@ MIRROR=${ONPREM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 IMAGE=localhost/onprem-deepseek/debian:$SUITE
 PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,ca-certificates,pciutils,gnupg
 LABEL=org.onprem-deepseek.inputs
-inputs=$( { cat "$0"; echo "$SUITE $MIRROR $PACKAGES"; } | sha256sum | cut -c1-16)
+inputs=$( { cat "$0" "$(dirname "$0")/lib.sh"; echo "$SUITE $MIRROR $PACKAGES"; } | sha256sum | cut -c1-16)
 
 have=$(podman image inspect --format "{{ index .Config.Labels \"$LABEL\" }}" "$IMAGE" 2>/dev/null || true)
 if [ "$have" = "$inputs" ]; then
@@ -31,30 +31,13 @@ root=$work/rootfs
 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$root" "$MIRROR" > "$work/debootstrap.log" 2>&1 \
   || { tail -20 "$work/debootstrap.log" >&2; die "debootstrap of $SUITE failed (log above)"; }
 
-rm -f "$root/etc/apt/sources.list"
-cat > "$root/etc/apt/sources.list.d/debian.sources" <<EOS
-Types: deb
-URIs: $MIRROR
-Suites: $SUITE $SUITE-updates
-Components: main contrib non-free non-free-firmware
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: ${MIRROR%/debian}/debian-security
-Suites: $SUITE-security
-Components: main contrib non-free non-free-firmware
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOS
 # Timers and gettys are noise in a container; the console getty would spin without a tty.
 chroot "$root" systemctl mask getty@tty1.service console-getty.service apt-daily.timer \
   apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer dpkg-db-backup.timer >/dev/null 2>&1
-chroot "$root" apt-get clean
-rm -rf "$root"/var/lib/apt/lists/*
-# An empty list directory with a fresh mtime makes `apt: cache_valid_time` skip the update.
-touch -d 2000-01-01 "$root/var/lib/apt/lists"
-: > "$root/etc/machine-id"
+debian_rootfs_finalize "$root" "$SUITE" "$MIRROR"
 
 tar -C "$root" -c . | podman import \
   --change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL=SIGRTMIN+3' --change 'ENV container=podman' \
-  --change "LABEL $LABEL=$inputs" - "$IMAGE" >/dev/null
+  --change "LABEL $LABEL=$inputs" - "$IMAGE" >"$work/import.log" 2>&1 \
+  || { cat "$work/import.log" >&2; die "podman import of $IMAGE failed"; }
 note "$IMAGE built (inputs $inputs)"

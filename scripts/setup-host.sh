@@ -9,10 +9,12 @@ need_root "Host setup"
 
 PKGS=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs containernetworking-plugins
       iptables git openssl openssh-client python3-venv ca-certificates)
-if [ -r "$ONPREM_ROOT/scripts/vm/packages.txt" ]; then
-  mapfile -t VM_PKGS < <(grep -Ev '^\s*(#|$)' "$ONPREM_ROOT/scripts/vm/packages.txt")
-  PKGS+=("${VM_PKGS[@]}")
-fi
+# Each lab tool lists the host packages it needs in scripts/<tool>/packages.txt (VM lab, mirror, ...).
+for list in "$ONPREM_ROOT"/scripts/*/packages.txt; do
+  [ -r "$list" ] || continue
+  mapfile -t more < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$list" | grep -v '^$')
+  PKGS+=("${more[@]}")
+done
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -84,3 +84,10 @@ def test_model_that_cannot_fit_fails_naming_model_and_memory(host, host_name):
     assert 'model deepseek-ai/DeepSeek-V3 does not fit on 8 x H100-80G' in result.output
     assert 'GiB per GPU' in result.output and 'GiB budget' in result.output
     assert not host.file('/var/lib/onprem-deepseek/never.json').exists
+
+
+def test_os_tuning_leaves_a_container_alone(host):
+    # The role ends itself on container guests: no sysctl.d, modprobe.d or limits.d file appears.
+    assert not host.file('/etc/sysctl.d/90-onprem-deepseek.conf').exists
+    assert not host.file('/etc/modprobe.d/onprem-deepseek-blacklist-nouveau.conf').exists
+    assert host.run('ls /etc/security/limits.d/ 2>/dev/null').stdout.count('onprem') == 0
