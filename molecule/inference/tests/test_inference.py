@@ -1,0 +1,247 @@
+"""The lab's serving stack: an OpenAI-compatible endpoint over TLS 1.3 with API keys, supervised by systemd.
+
+Runs against the molecule container (testinfra, podman backend) and, from the controller, through
+the gateway's published port with the `openai` client. The last tests restart things: the engine
+container is killed, a broken upgrade is rolled out, a corrupted model is offered, and the lab host
+itself is restarted (the container equivalent of `systemctl reboot`).
+"""
+
+import json
+import os
+import subprocess
+import time
+
+import httpx
+import openai
+import pytest
+import yaml
+
+HOST = 'onprem-inference'
+SCENARIO = os.environ.get('MOLECULE_SCENARIO_DIRECTORY', os.path.dirname(os.path.dirname(__file__)))
+with open(os.path.join(SCENARIO, 'converge.yml'), encoding='utf-8') as handle:
+    CONVERGE_VARS = yaml.safe_load(handle)[0]['vars']
+KEYS = dict((k['name'], k['key']) for k in CONVERGE_VARS['gateway_api_keys'])
+MODEL = CONVERGE_VARS['inference_served_model_name']
+BASE_URL = 'https://localhost:18443/v1'
+CA = '/etc/onprem-deepseek/gateway-ca.crt'
+SERVICE = 'deepseek-inference'
+
+
+@pytest.fixture(scope='module')
+def ca_file(host, tmp_path_factory):
+    path = tmp_path_factory.mktemp('ca') / 'ca.crt'
+    path.write_text(host.file(CA).content_string)
+    return str(path)
+
+
+def _client(ca_file, key):
+    return openai.OpenAI(base_url=BASE_URL, api_key=key, max_retries=0, timeout=60,
+                         http_client=httpx.Client(verify=ca_file, timeout=60))
+
+
+def _chat(ca_file, key='alice', **kwargs):
+    return _client(ca_file, KEYS[key]).chat.completions.create(
+        model=MODEL, messages=[{'role': 'user', 'content': 'hello world'}], max_tokens=8, **kwargs)
+
+
+def _journal(host):
+    return host.run('journalctl -u %s --no-pager -n 40' % SERVICE).stdout
+
+
+def _wait_serving(ca_file, timeout=180):
+    """Poll a chat completion through the gateway until it answers; return the seconds it took."""
+    start = time.monotonic()
+    last = None
+    while time.monotonic() - start < timeout:
+        try:
+            _chat(ca_file)
+            return time.monotonic() - start
+        except (openai.APIError, httpx.HTTPError) as exc:  # not up yet: 502 from nginx, refused, reset
+            last = exc
+            time.sleep(2)
+    raise AssertionError('no completion within %d s: %r' % (timeout, last))
+
+
+def _converge(extra_vars):
+    inventory = os.environ['MOLECULE_INVENTORY_FILE']
+    cmd = ['ansible-playbook', '-i', inventory, os.path.join(SCENARIO, 'converge.yml'), '-e', json.dumps(extra_vars)]
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600, env=env)
+    result.output = result.stdout + result.stderr
+    return result
+
+
+def test_engine_unit_is_supervised_by_systemd(host):
+    service = host.service(SERVICE)
+    assert service.is_running, _journal(host)
+    assert service.is_enabled
+    props = host.run('systemctl show %s -p Restart -p Type' % SERVICE).stdout
+    assert 'Restart=on-failure' in props
+    assert 'Type=notify' in props
+
+
+def test_engine_listens_on_loopback_only(host):
+    assert host.socket('tcp://127.0.0.1:8000').is_listening
+    assert not host.socket('tcp://0.0.0.0:8000').is_listening
+    assert host.socket('tcp://0.0.0.0:443').is_listening
+
+
+def test_model_directory_is_mounted_read_only(host):
+    mounts = json.loads(host.check_output("podman inspect --format '{{json .Mounts}}' %s" % SERVICE))
+    models = [m for m in mounts if m['Destination'] == '/models']
+    assert models and models[0]['RW'] is False
+    assert models[0]['Source'] == '/srv/deepseek/models/tiny-llama-v1'
+
+
+def test_model_verified_and_in_place(host):
+    lab = os.path.join(os.environ['MOLECULE_PROJECT_DIRECTORY'], '.cache', 'inference-lab')
+    with open(os.path.join(lab, 'manifest.json'), encoding='utf-8') as handle:
+        manifest = json.load(handle)
+    model = host.file('/srv/deepseek/models/tiny-llama-v1/tiny.gguf')
+    assert model.is_file and model.mode == 0o644
+    assert model.sha256sum == manifest[0]['sha256']
+    assert host.file('/srv/deepseek/models/tiny-llama-v1/.onprem-deepseek-verified').is_file
+    assert not host.file('/srv/deepseek/models/.staging/tiny-llama-v1').exists
+
+
+def test_load_time_recorded(host):
+    state = json.loads(host.file('/var/lib/onprem-deepseek/inference/active.json').content_string)
+    assert state['image'] == 'localhost/onprem-deepseek/llama-cpp:0.3.16'
+    assert 0 < float(state['load_seconds']) < 300
+
+
+def test_api_keys_file_is_root_only(host):
+    keys = host.file('/etc/nginx/onprem-deepseek/api-keys.map')
+    assert keys.user == 'root' and keys.mode == 0o600
+    assert KEYS['alice'] in keys.content_string
+    assert KEYS['bob'] not in keys.content_string  # revoked
+
+
+def test_chat_completion_with_a_valid_key(ca_file):
+    answer = _chat(ca_file)
+    assert answer.model == MODEL
+    assert answer.choices[0].finish_reason in ('length', 'stop')
+    assert answer.usage.completion_tokens >= 1
+
+
+def test_streamed_completion_arrives_in_chunks(ca_file):
+    chunks = list(_chat(ca_file, stream=True))
+    assert len(chunks) >= 3
+    assert chunks[-1].choices[0].finish_reason in ('length', 'stop')
+
+
+def test_plain_completion_endpoint(ca_file):
+    answer = _client(ca_file, KEYS['alice']).completions.create(model=MODEL, prompt='the deep', max_tokens=4)
+    assert answer.choices[0].text is not None
+
+
+def test_no_key_gets_401(ca_file):
+    response = httpx.get(BASE_URL + '/models', verify=ca_file)
+    assert response.status_code == 401
+    assert response.json()['error']['code'] == 'invalid_api_key'
+
+
+@pytest.mark.parametrize('key', ['bob', 'unknown'])
+def test_revoked_or_unknown_key_gets_401(ca_file, key):
+    with pytest.raises(openai.AuthenticationError):
+        _client(ca_file, KEYS.get(key, 'not-a-key-0123456789abcdefghij')).models.list()
+
+
+def test_per_key_rate_limit(ca_file):
+    statuses = []
+    with httpx.Client(verify=ca_file) as client:
+        for dummy in range(40):
+            statuses.append(client.get(BASE_URL + '/models', headers={'Authorization': 'Bearer ' + KEYS['batch']}).status_code)
+        other = client.get(BASE_URL + '/models', headers={'Authorization': 'Bearer ' + KEYS['alice']}).status_code
+    assert 429 in statuses and 200 in statuses
+    assert other == 200  # another key has its own bucket
+
+
+def test_tls12_refused_tls13_accepted(host):
+    old = host.run('openssl s_client -connect 127.0.0.1:443 -servername localhost -tls1_2 </dev/null')
+    assert old.rc != 0
+    assert 'alert protocol version' in old.stderr + old.stdout
+    new = host.run('openssl s_client -connect 127.0.0.1:443 -servername localhost -tls1_3 -CAfile %s </dev/null' % CA)
+    assert new.rc == 0, new.stderr
+    assert 'TLSv1.3' in new.stdout
+    assert 'Verify return code: 0 (ok)' in new.stdout
+
+
+def test_access_log_names_the_key_never_the_key_or_prompt(host, ca_file):
+    _chat(ca_file)
+    log = host.file('/var/log/onprem-deepseek/gateway/access.log').content_string
+    assert 'key=alice' in log
+    for key in KEYS.values():
+        assert key not in log
+    assert 'hello world' not in log
+
+
+def test_access_logs_rotated_and_kept_six_months(host):
+    conf = host.file('/etc/logrotate.d/onprem-deepseek-gateway').content_string
+    assert 'rotate 183' in conf and 'daily' in conf
+    assert host.run('logrotate --debug /etc/logrotate.d/onprem-deepseek-gateway').rc == 0
+
+
+def test_killed_container_comes_back(host, ca_file):
+    before = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
+    host.run('podman kill %s' % SERVICE)
+    _wait_serving(ca_file)
+    after = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
+    assert after != before, _journal(host)
+
+
+def test_broken_upgrade_leaves_the_old_version_serving(host, ca_file):
+    result = _converge({'inference_image': 'localhost/onprem-deepseek/llama-cpp:broken', 'inference_health_timeout_base': 20})
+    assert result.returncode != 0
+    assert 'did not answer /v1/models' in result.output
+    assert 'engine is broken: cannot load model' in result.output  # the container's last log lines
+    assert 'the previous version keeps serving' in result.output
+    state = json.loads(host.file('/var/lib/onprem-deepseek/inference/active.json').content_string)
+    assert state['image'] == 'localhost/onprem-deepseek/llama-cpp:0.3.16'
+    assert host.service(SERVICE).is_running
+    _chat(ca_file)
+
+
+def test_http_source_delivers_a_new_model_version_once(host, ca_file):
+    # An HTTP mirror on the lab host itself (the controller's model directory, read-only mount).
+    host.run('systemd-run --unit onprem-test-http python3 -m http.server 8088 --bind 127.0.0.1 '
+             '--directory /srv/onprem-cache/inference-lab/model')
+    try:
+        for dummy in range(30):
+            if host.socket('tcp://127.0.0.1:8088').is_listening:
+                break
+            time.sleep(1)
+        extra = {'model_store_model': 'tiny-http', 'model_store_source': 'http', 'model_store_http_url': 'http://127.0.0.1:8088'}
+        first = _converge(extra)
+        assert first.returncode == 0, first.output[-3000:]
+        lab = os.path.join(os.environ['MOLECULE_PROJECT_DIRECTORY'], '.cache', 'inference-lab')
+        with open(os.path.join(lab, 'manifest.json'), encoding='utf-8') as handle:
+            manifest = json.load(handle)
+        assert host.file('/srv/deepseek/models/tiny-http/tiny.gguf').sha256sum == manifest[0]['sha256']
+        # The new model version went through the candidate check and serves now.
+        mounts = json.loads(host.check_output("podman inspect --format '{{json .Mounts}}' %s" % SERVICE))
+        assert [m['Source'] for m in mounts if m['Destination'] == '/models'] == ['/srv/deepseek/models/tiny-http']
+        _chat(ca_file)
+        again = _converge(extra)
+        assert again.returncode == 0, again.output[-3000:]
+        assert ' changed=0 ' in again.output  # nothing downloaded or restarted again
+    finally:
+        host.run('systemctl stop onprem-test-http')
+
+
+def test_model_with_a_wrong_checksum_is_refused_and_named(host):
+    lab = os.path.join(os.environ['MOLECULE_PROJECT_DIRECTORY'], '.cache', 'inference-lab')
+    result = _converge({'model_store_model': 'tiny-bad', 'model_store_controller_dir': os.path.join(lab, 'model-bad')})
+    assert result.returncode != 0
+    assert 'model_store: tiny.gguf of tiny-bad does not match the SHA-256 manifest' in result.output
+    assert not host.file('/srv/deepseek/models/tiny-bad').exists
+
+
+def test_service_comes_back_after_the_host_restarts(host, ca_file):
+    # The lab host is a container: `podman restart` stops its systemd (SIGRTMIN+3, as a reboot
+    # does) and boots it again; the engine and nginx must start by themselves.
+    subprocess.run(['podman', 'restart', '--time', '60', HOST], check=True, capture_output=True, timeout=180)
+    seconds = _wait_serving(ca_file, timeout=240)
+    assert host.service(SERVICE).is_running
+    assert host.service('nginx').is_running
+    print('serving again %.1f s after the restart' % seconds)

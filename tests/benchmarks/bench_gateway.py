@@ -1,0 +1,141 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, onprem.deepseek contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Measure what the gateway adds: latency and requests/s through nginx (TLS 1.3 + key) vs the engine directly.
+
+Run it ON the serving host (same host, loopback, so the network is not measured), with the standard library only:
+
+    python3 bench_gateway.py --key KEY [--requests 200] [--concurrency 4] [--ca /etc/onprem-deepseek/gateway-ca.crt]
+    podman exec -i onprem-lab-1 python3 - --key KEY < tests/benchmarks/bench_gateway.py     # the lab host
+
+Each phase is a bounded loop (--requests requests, --concurrency at once) of GET /v1/models (no token generation,
+so the engine's own cost stays small and the gateway's share is visible) and, with --completions, of 1-token chat
+completions. With --site INVENTORY it first times `ansible-playbook onprem.deepseek.site` from the controller
+until the endpoint answers (run that variant on the controller, with --gateway pointing at the lab host).
+A report, not a timed assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import ssl
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+
+def _request(url, key=None, body=None, context=None, timeout=60):
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = "Bearer " + key
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+    start = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=timeout, context=context) as response:  # noqa: S310 (loopback URLs given by the operator)
+        response.read()
+        status = response.status
+    return status, time.perf_counter() - start
+
+
+def _phase(name, url, count, concurrency, key=None, body=None, context=None):
+    """Run `count` requests with `concurrency` workers; return a dict of latency percentiles and rate."""
+    latencies, errors = [], []
+    lock = threading.Lock()
+    remaining = [count]
+
+    def worker():
+        while True:
+            with lock:
+                if remaining[0] <= 0:
+                    return
+                remaining[0] -= 1
+            try:
+                status, seconds = _request(url, key, body, context)
+                with lock:
+                    (latencies if status == 200 else errors).append(seconds if status == 200 else status)
+            except (urllib.error.URLError, OSError) as exc:
+                with lock:
+                    errors.append(str(exc))
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for dummy in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    if not latencies:
+        raise SystemExit("%s: every request failed (%s)" % (name, errors[:3]))
+    latencies.sort()
+    return {
+        "phase": name, "ok": len(latencies), "errors": len(errors), "rps": round(len(latencies) / wall, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 2),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
+    }
+
+
+def _site_time(inventory, url, context, key, timeout):
+    start = time.perf_counter()
+    run = subprocess.run(["ansible-playbook", "onprem.deepseek.site", "-i", inventory], check=False)
+    if run.returncode != 0:
+        raise SystemExit("site.yml failed (rc %d)" % run.returncode)
+    while time.perf_counter() - start < timeout:
+        try:
+            if _request(url + "/v1/models", key, context=context)[0] == 200:
+                return round(time.perf_counter() - start, 1)
+        except (urllib.error.URLError, OSError):
+            time.sleep(1)
+    raise SystemExit("the endpoint did not answer within %d s after site.yml" % timeout)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", default="http://127.0.0.1:8000", help="the engine, directly")
+    parser.add_argument("--gateway", default="https://localhost:443", help="the gateway")
+    parser.add_argument("--key", required=True, help="an API key of the gateway")
+    parser.add_argument("--ca", default="/etc/onprem-deepseek/gateway-ca.crt", help="CA of the gateway's certificate")
+    parser.add_argument("--model", default="deepseek")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--completions", action="store_true", help="also time 1-token chat completions")
+    parser.add_argument("--site", metavar="INVENTORY", help="first time site.yml on INVENTORY until the gateway answers")
+    parser.add_argument("--site-timeout", type=int, default=1800)
+    args = parser.parse_args()
+    args.requests = max(1, min(args.requests, 100000))
+    args.concurrency = max(1, min(args.concurrency, 64))
+    context = ssl.create_default_context(cafile=args.ca)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+
+    results = {}
+    if args.site:
+        results["site_seconds_to_serving"] = _site_time(args.site, args.gateway, context, args.key, args.site_timeout)
+        print(json.dumps(results))
+        return
+    phases = [_phase("engine /v1/models", args.engine + "/v1/models", args.requests, args.concurrency),
+              _phase("gateway /v1/models", args.gateway + "/v1/models", args.requests, args.concurrency, args.key, context=context)]
+    if args.completions:
+        body = {"model": args.model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+        count = max(1, args.requests // 10)
+        phases.append(_phase("engine chat(1 token)", args.engine + "/v1/chat/completions", count, args.concurrency, body=body))
+        phases.append(_phase("gateway chat(1 token)", args.gateway + "/v1/chat/completions", count, args.concurrency,
+                             args.key, body, context))
+    for phase in phases:
+        print("%-24s ok %5d  errors %3d  %8.1f req/s  p50 %8.2f ms  p95 %8.2f ms" % (
+            phase["phase"], phase["ok"], phase["errors"], phase["rps"], phase["p50_ms"], phase["p95_ms"]))
+    added = round(phases[1]["p50_ms"] - phases[0]["p50_ms"], 2)
+    print("gateway adds %.2f ms at p50 and serves %.0f %% of the engine's requests/s (/v1/models)" % (
+        added, 100.0 * phases[1]["rps"] / phases[0]["rps"]))
+    results.update({"phases": phases, "gateway_added_p50_ms": added})
+    json.dump(results, sys.stderr)
+    sys.stderr.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The inference role's engine command line, rendered by the role itself from real plans.
+
+Each case runs the role's own `tasks/command.yml` (include_role tasks_from) under ansible-playbook
+on localhost-only inventories, with the plan from `onprem.deepseek.gpu_plan`, and reads back the
+container entrypoint, arguments and run options it computed. Nothing is started.
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+
+PLAYBOOK = """
+- hosts: deepseek_inference
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Plan
+      ansible.builtin.set_fact:
+        preflight_plan: "{{ plan_model | onprem.deepseek.gpu_plan(plan_gpu, **plan_kwargs) }}"
+    - name: Render
+      ansible.builtin.include_role:
+        name: onprem.deepseek.inference
+        tasks_from: command.yml
+    - name: Show
+      ansible.builtin.debug:
+        msg: "{{ {'entrypoint': __inference_entrypoint, 'args': __inference_args, 'run': __inference_run_options,
+                  'timeout': __inference_health_timeout | int} | to_json }}"
+"""
+
+
+def _render(tmp_path, hosts, extra_vars):
+    """Run the render playbook; return {host: {entrypoint, args, run, timeout}}."""
+    inventory = {'all': {'children': {'deepseek_inference': {'hosts': hosts}}}}
+    (tmp_path / 'inventory.json').write_text(json.dumps(inventory))
+    (tmp_path / 'render.yml').write_text(PLAYBOOK)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_STDOUT_CALLBACK='json',
+               ANSIBLE_NOCOLOR='1', ANSIBLE_PYTHON_INTERPRETER='auto_silent')
+    cmd = ['ansible-playbook', '-i', str(tmp_path / 'inventory.json'), str(tmp_path / 'render.yml'),
+           '-e', json.dumps(extra_vars)]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    tasks = json.loads(result.stdout)['plays'][0]['tasks']
+    shown = [t for t in tasks if t['task']['name'] == 'Show'][0]
+    return dict((host, json.loads(res['msg'])) for host, res in shown['hosts'].items())
+
+
+def _flag(args, name):
+    return args[args.index(name) + 1]
+
+
+V3_HOSTS = {'gpu-a': {'ansible_host': '10.0.0.11', 'deepseek_deployment': 'v3'},
+            'gpu-b': {'ansible_host': '10.0.0.12', 'deepseek_deployment': 'v3'}}
+V3_VARS = {'plan_model': 'deepseek-v3', 'plan_gpu': 'H100-80G', 'plan_kwargs': {'max_nodes': 2},
+           'inference_model_dir': '/srv/deepseek/models/deepseek-v3', 'inference_model_size_bytes': 688 * 2 ** 30}
+
+
+def test_vllm_deepseek_v3_on_2x8_h100_ray_head_and_worker(tmp_path):
+    out = _render(tmp_path, V3_HOSTS, dict(V3_VARS, inference_engine='vllm'))
+    head, worker = out['gpu-a'], out['gpu-b']
+    assert head['entrypoint'] == ['/bin/bash', '-c']
+    assert head['args'] == [
+        'ray start --head --port=6379 && exec vllm serve /models --served-model-name deepseek --host 127.0.0.1 --port 8000'
+        ' --tensor-parallel-size 8 --pipeline-parallel-size 2 --distributed-executor-backend ray'
+        ' --max-model-len 163840 --gpu-memory-utilization 0.9 --kv-cache-dtype auto']
+    assert worker['entrypoint'] == ['ray']
+    assert worker['args'] == ['start', '--block', '--address=10.0.0.11:6379']
+    for node in (head, worker):
+        run = node['run']
+        assert run[run.index('--device') + 1] == 'nvidia.com/gpu=all'
+        assert '/srv/deepseek/models/deepseek-v3:/models:ro' in run
+        assert run[run.index('--shm-size') + 1] == '32g'
+        assert run[run.index('--network') + 1] == 'host'
+    # 120 s + 10 s per GiB of a 688 GiB checkpoint.
+    assert head['timeout'] == 120 + 6880
+
+
+def test_sglang_deepseek_v3_on_2x8_h100_uses_its_own_multinode_flags(tmp_path):
+    out = _render(tmp_path, V3_HOSTS, dict(V3_VARS, inference_engine='sglang'))
+    for rank, host in enumerate(['gpu-a', 'gpu-b']):
+        args = out[host]['args']
+        assert out[host]['entrypoint'] == ['python3', '-m', 'sglang.launch_server']
+        assert _flag(args, '--tp-size') == '8'
+        assert _flag(args, '--pp-size') == '2'
+        assert _flag(args, '--nnodes') == '2'
+        assert _flag(args, '--node-rank') == str(rank)
+        assert _flag(args, '--dist-init-addr') == '10.0.0.11:5000'
+        assert _flag(args, '--context-length') == '163840'
+
+
+def test_vllm_r1_distill_32b_awq_on_one_l40s(tmp_path):
+    hosts = {'l40s-1': {'deepseek_deployment': 'r1'}}
+    out = _render(tmp_path, hosts, {
+        'plan_model': 'deepseek-r1-distill-qwen-32b', 'plan_gpu': 'L40S',
+        'plan_kwargs': {'quant': 'awq', 'max_model_len': 32768, 'concurrency': 2, 'max_nodes': 1},
+        'inference_engine': 'vllm', 'inference_model_dir': '/srv/deepseek/models/r1-32b-awq'})
+    node = out['l40s-1']
+    assert node['entrypoint'] == ['vllm']
+    assert node['args'] == ['serve', '/models', '--served-model-name', 'deepseek', '--host', '127.0.0.1', '--port', '8000',
+                            '--tensor-parallel-size', '1', '--pipeline-parallel-size', '1', '--max-model-len', '32768',
+                            '--gpu-memory-utilization', '0.9', '--kv-cache-dtype', 'auto', '--quantization', 'awq']
+    assert '--device' in node['run']
+
+
+def test_overrides_replace_add_and_remove_plan_flags(tmp_path):
+    hosts = {'l40s-1': {'deepseek_deployment': 'r1'}}
+    out = _render(tmp_path, hosts, {
+        'plan_model': 'deepseek-r1-distill-qwen-32b', 'plan_gpu': 'L40S',
+        'plan_kwargs': {'quant': 'awq', 'max_model_len': 32768, 'max_nodes': 1},
+        'inference_engine': 'vllm', 'inference_model_dir': '/m',
+        'inference_engine_args_override': {'--max-model-len': 16384, '--kv-cache-dtype': None,
+                                           '--enable-prefix-caching': True},
+        'inference_extra_args': ['--disable-log-requests']})
+    args = out['l40s-1']['args']
+    assert _flag(args, '--max-model-len') == '16384'
+    assert '--kv-cache-dtype' not in args
+    assert '--enable-prefix-caching' in args
+    assert args[-1] == '--disable-log-requests'
+
+
+def test_llama_cpp_python_translates_the_plan_flag_names_and_needs_no_gpu(tmp_path):
+    hosts = {'edge-1': {'deepseek_deployment': 'edge'}}
+    out = _render(tmp_path, hosts, {
+        'plan_model': 'deepseek-r1-distill-qwen-32b', 'plan_gpu': 'RTX4090',
+        'plan_kwargs': {'quant': 'q4_k_m', 'max_model_len': 8192, 'max_nodes': 1},
+        'inference_engine': 'llama_cpp', 'inference_model_dir': '/srv/m', 'inference_model_file': 'r1-32b-q4_k_m.gguf'})
+    node = out['edge-1']
+    assert node['entrypoint'] == []
+    assert node['args'][:8] == ['--model', '/models/r1-32b-q4_k_m.gguf', '--model_alias', 'deepseek',
+                                '--host', '127.0.0.1', '--port', '8000']
+    assert _flag(node['args'], '--n_ctx') == '8192'
+    assert _flag(node['args'], '--n_gpu_layers') == '999'
+    assert '--ctx-size' not in node['args']
+    assert '--device' not in node['run'] and '--gpus' not in node['run']
+
+
+@pytest.mark.parametrize('engine', ['vllm', 'sglang'])
+def test_docker_hosts_get_gpus_through_the_docker_runtime(tmp_path, engine):
+    hosts = {'l40s-1': {'deepseek_deployment': 'r1'}}
+    out = _render(tmp_path, hosts, {
+        'plan_model': 'deepseek-r1-distill-qwen-32b', 'plan_gpu': 'L40S',
+        'plan_kwargs': {'quant': 'awq', 'max_model_len': 32768, 'max_nodes': 1},
+        'inference_engine': engine, 'inference_container_engine': 'docker', 'inference_model_dir': '/m'})
+    run = out['l40s-1']['run']
+    assert run[run.index('--gpus') + 1] == 'all'
+    assert '--device' not in run
