@@ -1,0 +1,112 @@
+"""The test command's gate: every failing step fails its tier, every scenario is reported by name.
+
+Runs a copy of scripts/dev in a temporary tree whose .venv/bin holds stub tools (yamllint,
+ansible-lint, antsibull-changelog, molecule, python, podman) that fail on demand. The old gate ran
+each tier inside `if ! ( cmd_$tier )`, where bash ignores `set -e`: a failing yamllint or a failing
+Molecule scenario followed by a passing one was reported "0 failed" (issue 9, finding 1).
+"""
+
+import os
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+STUB = """#!/bin/sh
+# Stub of {name}: fails when its name (or 'molecule:<scenario>') is listed in $GATE_FAIL.
+echo "stub {name} $*" >> "$GATE_LOG"
+key={name}
+if [ "{name}" = molecule ]; then key="molecule:$3"; fi
+case " $GATE_FAIL " in *" $key "*) echo "stub {name}: failing on purpose" >&2; exit 1 ;; esac
+exit 0
+"""
+
+
+@pytest.fixture()
+def tree(tmp_path):
+    (tmp_path / 'scripts').mkdir()
+    for name in ('dev', 'lib.sh'):
+        shutil.copy2(os.path.join(ROOT, 'scripts', name), tmp_path / 'scripts' / name)
+    venv_bin = tmp_path / '.venv' / 'bin'
+    venv_bin.mkdir(parents=True)
+    for name in ('ansible-playbook', 'yamllint', 'ansible-lint', 'antsibull-changelog', 'molecule', 'python', 'podman'):
+        path = venv_bin / name
+        path.write_text(STUB.format(name=name))
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    for scenario in ('alpha', 'broken', 'zulu'):
+        (tmp_path / 'molecule' / scenario).mkdir(parents=True)
+        (tmp_path / 'molecule' / scenario / 'molecule.yml').write_text('---\n')
+    return tmp_path
+
+
+def _dev(tree, *args, fail='', tiers=None):
+    env = dict(os.environ, GATE_FAIL=fail, GATE_LOG=str(tree / 'calls.log'))
+    env.pop('ONPREM_TEST_TIERS', None)
+    if tiers is not None:
+        env['ONPREM_TEST_TIERS'] = tiers
+    result = subprocess.run([str(tree / 'scripts' / 'dev')] + list(args), capture_output=True, text=True,
+                            env=env, timeout=120, check=False)
+    result.output = result.stdout + result.stderr
+    return result
+
+
+def _calls(tree):
+    return (tree / 'calls.log').read_text() if (tree / 'calls.log').exists() else ''
+
+
+@pytest.mark.parametrize('failing', ['yamllint', 'ansible-lint', 'antsibull-changelog'])
+def test_any_failing_lint_step_fails_the_tier(tree, failing):
+    result = _dev(tree, 'lint', fail=failing)
+    assert result.returncode != 0, result.output
+    assert 'failing on purpose' in result.output
+
+
+def test_lint_passes_when_every_step_passes(tree):
+    result = _dev(tree, 'lint')
+    assert result.returncode == 0, result.output
+    assert [line.split()[1] for line in _calls(tree).splitlines()] == ['yamllint', 'ansible-lint', 'antsibull-changelog']
+
+
+def test_a_failed_scenario_is_reported_by_name_and_the_rest_still_run(tree):
+    result = _dev(tree, 'molecule', fail='molecule:broken')
+    assert result.returncode != 0, result.output
+    assert 'scenario broken: FAILED' in result.output
+    assert 'scenario alpha: ok' in result.output
+    assert 'scenario zulu: ok' in result.output  # ran after the failure: its success hides nothing
+    assert 'scenarios: 2 passed, 1 failed' in result.output
+
+
+def test_the_whole_run_reports_failed_tiers_and_exits_non_zero(tree):
+    result = _dev(tree, 'test', fail='yamllint molecule:broken', tiers='lint unit molecule')
+    assert result.returncode != 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == 'tiers: 2 passed, 2 failed'
+    table = dict((line.split()[0], line.split()[1]) for line in lines if line.split()[0] in ('lint', 'unit', 'molecule', 'host-guard'))
+    assert table == {'lint': 'FAILED', 'unit': 'ok', 'molecule': 'FAILED', 'host-guard': 'ok'}
+
+
+def test_a_clean_run_passes(tree):
+    result = _dev(tree, 'test', tiers='lint unit molecule')
+    assert result.returncode == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == 'tiers: 4 passed, 0 failed'
+
+
+def test_usage_comes_from_the_marked_block(tree):
+    result = _dev(tree)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == 'Usage: scripts/dev COMMAND'
+    assert '  test      all of the above' in result.stderr
+    assert '---' not in result.stderr
+
+
+@pytest.mark.parametrize('failing', ['yamllint', 'ansible-lint'])
+def test_a_failing_first_step_fails_its_tier_inside_the_whole_run(tree, failing):
+    # The old gate counted only a tier's last step (antsibull-changelog lint) inside `test`.
+    result = _dev(tree, 'test', fail=failing, tiers='lint')
+    assert result.returncode != 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[:2] for line in lines[:-1]] == [['Tier', 'result'], ['lint', 'FAILED'], ['host-guard', 'ok']]
+    assert lines[-1] == 'tiers: 1 passed, 1 failed'
