@@ -1,0 +1,611 @@
+"""The gateway's nginx configuration, rendered by ansible from the role's own templates, defaults and vars.
+
+Three layers: the rendered text (security-relevant directives, nginx syntax aside); `nginx -t` and a
+throwaway nginx on 127.0.0.1 in front of a stub engine (skipped where nginx is not installed), which
+proves what the text cannot: phase order (limit_req before auth_request), case-sensitive keys,
+error pages and header inheritance; and the role's tasks run under ansible-playbook on localhost:
+`tasks/assert.yml` on its own (one failure naming every problem, never a key) and `tasks/config.yml`
+putting the previous files back when nginx refuses new ones. Everything is written below tmp_path.
+"""
+
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+ROLE = os.path.join(ROOT, 'roles', 'gateway')
+NGINX = shutil.which('nginx') or shutil.which('nginx', path='/usr/sbin:/sbin')
+needs_nginx = pytest.mark.skipif(NGINX is None, reason='nginx is not installed here (apt-get install nginx to run these)')
+
+KEYS = [
+    {'name': 'alice', 'key': 'lab-alice-0123456789abcdef0123456789', 'state': 'present'},
+    {'name': 'bob', 'key': 'lab-bob-0123456789abcdef0123456789ab', 'state': 'revoked'},
+    {'name': 'batch', 'key': 'lab-batch-0123456789abcdef012345678', 'rate': 2},
+    # "." and "+" are regular-expression metacharacters: the map must escape them.
+    {'name': 'dotted', 'key': 'k.e+y/with=rfc6750~chars_0123456789'},
+]
+KEY = dict((k['name'], k['key']) for k in KEYS)
+MODEL_ID = 'deepseek-secret-model-id'
+TRACEBACK = 'Traceback (most recent call last):\n  File "/usr/lib/python3/dist-packages/llama_cpp/server/app.py", line 1\nValueError'
+
+RENDER = """
+- hosts: localhost
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Role defaults
+      ansible.builtin.include_vars: {role}/defaults/main.yml
+    - name: Role vars
+      ansible.builtin.include_vars: {role}/vars/main.yml
+    - name: Render
+      ansible.builtin.template:
+        src: "{role}/templates/{{{{ item.src }}}}"
+        dest: "{{{{ out }}}}/{{{{ item.dest }}}}"
+        mode: "0600"
+      loop:
+        - {{src: site.conf.j2, dest: conf.d/onprem-deepseek.conf}}
+        - {{src: api-keys.map.j2, dest: api-keys.map}}
+        - {{src: nginx-restart.conf.j2, dest: nginx-restart.conf}}
+    - name: Show
+      ansible.builtin.debug:
+        msg: "{{{{ {{'endpoint': __gateway_endpoint}} | to_json }}}}"
+""".format(role=ROLE)
+
+
+def _ansible(tmp_path, playbook, extra_vars, name='play'):
+    (tmp_path / ('%s.yml' % name)).write_text(playbook)
+    (tmp_path / ('%s.json' % name)).write_text(json.dumps(dict(extra_vars, ansible_python_interpreter=sys.executable)))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
+    cmd = ['ansible-playbook', '-i', 'localhost,', str(tmp_path / ('%s.yml' % name)), '-e', '@%s' % (tmp_path / ('%s.json' % name))]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    result.output = result.stdout + result.stderr
+    return result
+
+
+def _render(out, extra_vars):
+    """Render the role's templates into out/ (conf.d/onprem-deepseek.conf, api-keys.map, nginx-restart.conf)."""
+    (out / 'conf.d').mkdir(parents=True, exist_ok=True)
+    (out / 'logs').mkdir(exist_ok=True)
+    variables = {'out': str(out), '__gateway_keys_map': str(out / 'api-keys.map'), '__gateway_tls_dir': str(out),
+                 'gateway_log_dir': str(out / 'logs'), 'gateway_api_keys': KEYS}
+    variables.update(extra_vars)
+    (out / 'render.yml').write_text(RENDER)
+    (out / 'render.json').write_text(json.dumps(dict(variables, ansible_python_interpreter=sys.executable)))
+    cmd = ['ansible-playbook', '-i', 'localhost,', str(out / 'render.yml'), '-e', '@%s' % (out / 'render.json')]
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1', ANSIBLE_STDOUT_CALLBACK='json')
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    tasks = json.loads(result.stdout)['plays'][0]['tasks']
+    shown = json.loads([t for t in tasks if t['task']['name'] == 'Show'][0]['hosts']['localhost']['msg'])
+    return {'site': (out / 'conf.d' / 'onprem-deepseek.conf').read_text(), 'map': (out / 'api-keys.map').read_text(),
+            'dropin': (out / 'nginx-restart.conf').read_text(), 'endpoint': shown['endpoint']}
+
+
+def _block_end(text, pos):
+    """Index just past the brace closing the block whose body starts at pos (comments and quoted strings skipped)."""
+    depth = 1
+    while depth:
+        char = text[pos]
+        if char == '#':
+            pos = text.index('\n', pos)
+        elif char in '\'"':
+            pos = text.index(char, pos + 1)
+        depth += {'{': 1, '}': -1}.get(char, 0)
+        pos += 1
+    return pos
+
+
+def _blocks(text, opener):
+    """{argument: body} of every `opener ARG { ... }` block."""
+    found = {}
+    for match in re.finditer(r'^\s*%s\s+([^{\s][^{]*?)\s*\{' % opener, text, re.M):
+        found[match.group(1)] = text[match.end():_block_end(text, match.end()) - 1]
+    return found
+
+
+def _server(site):
+    """The server block's own directives, its locations cut out."""
+    start = re.search(r'^server \{', site, re.M).end()
+    body = site[start:_block_end(site, start) - 1]
+    for match in reversed(list(re.finditer(r'^\s*location\s[^{]*\{', body, re.M))):
+        body = body[:match.start()] + body[_block_end(body, match.end()):]
+    return body
+
+
+@pytest.fixture(scope='module')
+def rendered(tmp_path_factory):
+    return _render(tmp_path_factory.mktemp('render'), {'gateway_server_name': 'localhost', 'gateway_public_port': 8443})
+
+
+# --- the rendered text ---------------------------------------------------------------------------
+
+def test_key_map_matches_keys_case_sensitively_and_leaves_revoked_keys_out(rendered):
+    text = rendered['map']
+    entries = re.findall(r'^\s*"([^"]*)"\s+"([^"]*)";', text, re.M)
+    keyed = [(source, name) for source, name in entries if source.startswith('~')]
+    assert [name for dummy, name in keyed] == ['alice', 'batch', 'dotted']
+    for source, name in keyed:
+        # "~" is nginx's case-sensitive regex match ("~*" would ignore case); plain strings ignore case.
+        assert source.startswith('~^(?i:bearer) ') and source.endswith('$') and not source.startswith('~*')
+    assert '"~^(?i:bearer) lab-alice-0123456789abcdef0123456789$" "alice";' in text
+    assert r'"~^(?i:bearer) k\.e\+y/with=rfc6750~chars_0123456789$" "dotted";' in text
+    assert KEY['bob'] not in text
+    assert not [source for source, name in entries if 'earer' in source and not source.startswith('~')]
+    # One rate map per distinct rate, naming the keys of that rate.
+    assert re.search(r'map \$deepseek_api_key_name \$deepseek_rate_2 \{\s*default "";\s*"batch" "batch";\s*\}', text)
+    assert re.search(r'\$deepseek_rate_10 \{\s*default "";\s*"alice" "alice";\s*"dotted" "dotted";\s*\}', text)
+
+
+def test_only_the_api_paths_reach_the_engine(rendered):
+    site = rendered['site']
+    locations = _blocks(site, 'location')
+    assert sorted(loc for loc in locations if loc.startswith('= /v1/')) == [
+        '= /v1/chat/completions', '= /v1/completions', '= /v1/embeddings', '= /v1/models']
+    assert locations['/'].split() == ['return', '404;']
+    proxied = sorted(loc for loc, body in locations.items() if 'proxy_pass' in body)
+    assert proxied == ['= /_deepseek_engine_health', '= /v1/chat/completions', '= /v1/completions', '= /v1/embeddings',
+                       '= /v1/models']
+    assert 'internal;' in locations['= /_deepseek_engine_health'] and 'internal;' in locations['= /_deepseek_auth']
+
+
+@pytest.mark.parametrize('path', ['/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/embeddings'])
+def test_api_locations_limit_first_then_check_the_key_and_hide_engine_failures(rendered, path):
+    body = _blocks(rendered['site'], 'location')['= ' + path]
+    assert 'limit_req zone=deepseek_unauthenticated burst=10 nodelay;' in body
+    assert 'limit_req zone=deepseek_rate_10 burst=20 nodelay;' in body and 'limit_req zone=deepseek_rate_2 burst=20 nodelay;' in body
+    # The key check is auth_request (access phase, after limit_req): `if ... return 401` would run first.
+    assert 'auth_request /_deepseek_auth;' in body
+    assert 'return' not in body and 'if (' not in body
+    assert 'proxy_intercept_errors on;' in body
+    pages = dict((code, target) for codes, target in re.findall(r'error_page ([\d ]+) = (@\S+);', body) for code in codes.split())
+    for code in ['500', '501', '502', '503', '504', '505', '507', '511']:
+        assert pages[code].startswith('@deepseek_error_5'), code
+    for code in ['401', '413', '429']:
+        assert pages[code] == '@deepseek_error_' + code
+    # The engine's own validation errors and "model not found" pass through.
+    assert '400' not in pages and '404' not in pages and '422' not in pages
+
+
+def test_the_key_check_and_the_unauthenticated_limit(rendered):
+    site = rendered['site']
+    auth = _blocks(site, 'location')['= /_deepseek_auth']
+    assert re.search(r'if \(\$deepseek_api_key_name = ""\) \{\s*return 401;\s*\}\s*return 204;', auth)
+    assert re.search(r'map \$deepseek_api_key_name \$deepseek_unauthenticated \{\s*""\s+\$binary_remote_addr;\s*default "";\s*\}', site)
+    assert 'limit_req_zone $deepseek_unauthenticated zone=deepseek_unauthenticated:10m rate=5r/s;' in site
+    assert 'limit_req_zone $binary_remote_addr zone=deepseek_healthz:10m rate=5r/s;' in site
+    for key in KEY.values():
+        assert key not in site
+
+
+def test_healthz_is_get_only_limited_and_never_shows_the_engine_body(rendered):
+    locations = _blocks(rendered['site'], 'location')
+    body = locations['= /healthz']
+    assert re.search(r'if \(\$request_method !~ \^\(GET\|HEAD\)\$\) \{\s*return 405;\s*\}', body)
+    assert 'limit_req zone=deepseek_healthz burst=10 nodelay;' in body
+    assert 'auth_request /_deepseek_engine_health;' in body
+    assert 'proxy_pass' not in body
+    assert 'error_page 401 403 500 502 503 504 = @deepseek_error_503;' in body
+    assert 'try_files /healthz @deepseek_healthy;' in body
+    assert locations['@deepseek_healthy'].strip() == "return 200 '{\"status\": \"ok\"}\\n';"
+    health = locations['= /_deepseek_engine_health']
+    assert 'proxy_pass http://deepseek_engine/health;' in health and 'proxy_pass_request_body off;' in health
+
+
+def test_errors_are_openai_json_with_hsts(rendered):
+    locations = _blocks(rendered['site'], 'location')
+    server = _server(rendered['site'])
+    assert 'types { }' in server and 'default_type application/json;' in server
+    hsts = 'add_header Strict-Transport-Security "max-age=31536000" always;'
+    assert hsts in server
+    for code in [400, 401, 403, 404, 405, 408, 413, 414, 429, 500, 502, 503, 504]:
+        body = locations['@deepseek_error_%d' % code]
+        status, payload = re.search(r"return (\d+) '(.*)\\n';", body).groups()
+        assert int(status) == code
+        error = json.loads(payload)['error']
+        assert sorted(error) == ['code', 'message', 'type'] and all(error.values())
+        assert hsts in body
+    assert "add_header WWW-Authenticate 'Bearer realm=\"deepseek\"' always;" in locations['@deepseek_error_401']
+    assert 'add_header Retry-After 1 always;' in locations['@deepseek_error_429']
+    # add_header in a location drops the server's: every location that has one repeats HSTS.
+    for name, body in locations.items():
+        if 'add_header' in body:
+            assert hsts in body, name
+
+
+def test_streaming_paths_keep_the_long_timeout_the_others_get_the_short_one(rendered):
+    locations = _blocks(rendered['site'], 'location')
+    assert 'proxy_read_timeout 30s;' in _server(rendered['site'])
+    for path in ['/v1/chat/completions', '/v1/completions']:
+        assert 'proxy_read_timeout 600s;' in locations['= ' + path]
+    for path in ['/v1/models', '/v1/embeddings']:
+        assert 'proxy_read_timeout' not in locations['= ' + path]
+    assert 'proxy_read_timeout 30s;' in locations['= /_deepseek_engine_health']
+
+
+def test_tls13_streaming_and_logs_are_kept(rendered):
+    server = _server(rendered['site'])
+    assert 'ssl_protocols TLSv1.3;' in server
+    assert 'proxy_buffering off;' in server and 'proxy_set_header Authorization "";' in server
+    assert 'key=$deepseek_api_key_name' in rendered['site'] and '$http_authorization' not in rendered['site']
+
+
+def test_systemd_restarts_nginx_and_the_endpoint_names_the_public_port(rendered):
+    assert re.search(r'^\[Service\]\nRestart=always\nRestartSec=2$', rendered['dropin'], re.M)
+    assert rendered['endpoint'] == 'https://localhost:8443/v1'
+
+
+# --- real nginx -------------------------------------------------------------------------------------
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _certificate(directory):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'localhost')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName('localhost'), x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    (directory / 'server.crt').write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / 'server.key').write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))
+
+
+def _main_conf(tree, listen_local=True):
+    """A throwaway main configuration around the rendered site; the site listens on 127.0.0.1 only."""
+    site = tree / 'conf.d' / 'onprem-deepseek.conf'
+    text = site.read_text()
+    if listen_local:
+        text = re.sub(r'^\s*listen \[::\]:\d+ ssl http2;\n', '', text, flags=re.M)
+        text = re.sub(r'^(\s*)listen (\d+) ssl http2;', r'\1listen 127.0.0.1:\2 ssl http2;', text, flags=re.M)
+        site.write_text(text)
+    (tree / 'tmp').mkdir(exist_ok=True)
+    temp = ''.join('    %s_temp_path %s/tmp/%s;\n' % (kind, tree, kind) for kind in ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+    (tree / 'nginx.conf').write_text(
+        'worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/main-error.log warn;\n'
+        'events { worker_connections 64; }\nhttp {\n%s    include %s/conf.d/*.conf;\n}\n' % (tree, tree, temp, tree))
+    return str(tree / 'nginx.conf')
+
+
+def _nginx_test(tree, conf):
+    return subprocess.run([NGINX, '-t', '-q', '-p', str(tree), '-e', str(tree / 'logs' / 'test.log'), '-c', conf],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@needs_nginx
+def test_nginx_accepts_the_rendered_tree(tmp_path):
+    _render(tmp_path, {})
+    _certificate(tmp_path)
+    result = _nginx_test(tmp_path, _main_conf(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+
+class _Engine(BaseHTTPRequestHandler):
+    """Stub engine: a model list, a traceback 500, a 400, a slow answer, SSE; records every path it serves."""
+    protocol_version = 'HTTP/1.1'
+    hits = []
+    down = False
+
+    def _send(self, code, body, ctype='application/json'):
+        data = body.encode()
+        self.send_response(code)
+        self.send_header('Content-Type', ctype)
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.hits.append((self.command, self.path, self.headers.get('Authorization')))
+        if self.path == '/health':
+            return self._send(503 if self.down else 200, '{"model": "%s"}' % MODEL_ID)
+        if self.path == '/v1/models':
+            return self._send(200, json.dumps({'object': 'list', 'data': [{'id': MODEL_ID}]}))
+        return self._send(200, '<html>engine page %s</html>' % self.path, 'text/html')
+
+    def do_POST(self):  # noqa: N802
+        self.hits.append((self.command, self.path, self.headers.get('Authorization')))
+        body = self.rfile.read(int(self.headers.get('Content-Length') or 0)).decode()
+        if 'boom' in body:
+            return self._send(500, TRACEBACK, 'text/plain')
+        if 'bad' in body:
+            return self._send(400, '{"error": {"message": "max_tokens must be positive", "type": "invalid_request_error"}}')
+        if 'slow' in body:
+            time.sleep(2.5)
+        return self._send(200, '{"choices": [{"message": {"content": "hi"}}]}')
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope='module')
+def gateway(tmp_path_factory):
+    """nginx on 127.0.0.1 with the rendered site (short timeout 1 s, small bursts) in front of the stub engine."""
+    if NGINX is None:
+        pytest.skip('nginx is not installed here (apt-get install nginx to run these)')
+    tree = tmp_path_factory.mktemp('live')
+    engine = ThreadingHTTPServer(('127.0.0.1', 0), _Engine)
+    threading.Thread(target=engine.serve_forever, daemon=True).start()
+    port = _free_port()
+    rendered = _render(tree, {'gateway_port': port, 'gateway_server_name': 'localhost',
+                              'gateway_upstream': 'http://127.0.0.1:%d' % engine.server_address[1],
+                              'gateway_short_read_timeout': 1, 'gateway_rate_burst': 4, 'gateway_unauthenticated_burst': 10})
+    _certificate(tree)
+    conf = _main_conf(tree)
+    proc = subprocess.Popen([NGINX, '-p', str(tree), '-e', str(tree / 'logs' / 'start.log'), '-c', conf, '-g', 'daemon off;'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for dummy in range(50):
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                time.sleep(0.1)
+        context = ssl.create_default_context(cafile=str(tree / 'server.crt'))
+
+        def request(method, path, key=None, body=None, tls=None):
+            ctx = context
+            if tls is not None:
+                ctx = ssl.create_default_context(cafile=str(tree / 'server.crt'))
+                ctx.maximum_version = tls
+            conn = http.client.HTTPSConnection('127.0.0.1', port, context=ctx, timeout=30)
+            headers = {'Authorization': 'Bearer ' + key} if key else {}
+            if body is not None:
+                headers['Content-Type'] = 'application/json'
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                return response.status, dict((k.lower(), v) for k, v in response.getheaders()), response.read().decode()
+            finally:
+                conn.close()
+        request.engine = engine
+        request.hits = _Engine.hits
+        request.endpoint = rendered['endpoint']
+        request.port = port
+        yield request
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        engine.shutdown()
+
+
+def _is_gateway_error(headers, body, code):
+    assert headers['content-type'] == 'application/json'
+    assert headers['strict-transport-security'] == 'max-age=31536000'
+    error = json.loads(body)['error']
+    assert error['code'] == code and error['type'] and error['message']
+    return True
+
+
+def test_live_keys_match_exactly(gateway):
+    assert gateway('GET', '/v1/models', KEY['alice'])[0] == 200
+    assert gateway('GET', '/v1/models', KEY['dotted'])[0] == 200
+    for wrong in [KEY['alice'].swapcase(), KEY['alice'].upper(), KEY['alice'] + 'x', 'x' + KEY['alice'], KEY['bob'],
+                  KEY['dotted'].replace('.', 'X').replace('+', 'Y')]:
+        status, headers, body = gateway('GET', '/v1/models', wrong)
+        assert status == 401, wrong
+        assert _is_gateway_error(headers, body, 'invalid_api_key')
+        assert headers['www-authenticate'] == 'Bearer realm="deepseek"'
+    assert all(auth is None for dummy, dummy2, auth in gateway.hits)  # the key never goes on to the engine
+
+
+def test_live_tls12_is_refused(gateway):
+    with pytest.raises(ssl.SSLError):
+        gateway('GET', '/healthz', tls=ssl.TLSVersion.TLSv1_2)
+
+
+def test_live_healthz_get_only_minimal_body(gateway):
+    status, headers, body = gateway('GET', '/healthz')
+    assert (status, json.loads(body)) == (200, {'status': 'ok'})
+    assert MODEL_ID not in body and headers['strict-transport-security']
+    assert gateway('HEAD', '/healthz')[0] == 200
+    for method in ['POST', 'PUT', 'DELETE']:
+        status, headers, body = gateway(method, '/healthz', body='{}')
+        assert status == 405 and _is_gateway_error(headers, body, 'method_not_allowed')
+    _Engine.down = True
+    try:
+        status, headers, body = gateway('GET', '/healthz')
+        assert status == 503 and _is_gateway_error(headers, body, 'engine_unavailable') and MODEL_ID not in body
+    finally:
+        _Engine.down = False
+
+
+@pytest.mark.parametrize('path', ['/docs', '/openapi.json', '/extras/tokenize', '/health', '/metrics', '/', '/v1/models/x',
+                                  '/v1/modelsx', '/_deepseek_auth', '/_deepseek_engine_health', '/index.html'])
+def test_live_paths_not_forwarded_get_404_json(gateway, path):
+    before = len(gateway.hits)
+    status, headers, body = gateway('GET', path, KEY['alice'])
+    assert status == 404 and _is_gateway_error(headers, body, 'not_found')
+    assert len(gateway.hits) == before
+
+
+def test_live_engine_errors_do_not_leak_and_its_400_passes(gateway):
+    status, headers, body = gateway('POST', '/v1/chat/completions', KEY['alice'], '{"x": "boom"}')
+    assert status == 500 and _is_gateway_error(headers, body, 'engine_error')
+    assert 'Traceback' not in body and '.py' not in body and '/usr/' not in body
+    status, headers, body = gateway('POST', '/v1/chat/completions', KEY['alice'], '{"x": "bad"}')
+    assert status == 400 and 'max_tokens must be positive' in body
+
+
+def test_live_short_timeout_for_embeddings_long_for_chat(gateway):
+    status, headers, body = gateway('POST', '/v1/embeddings', KEY['alice'], '{"x": "slow"}')
+    assert status == 504 and _is_gateway_error(headers, body, 'engine_timeout')
+    assert gateway('POST', '/v1/chat/completions', KEY['alice'], '{"x": "slow"}')[0] == 200
+
+
+def test_live_413_is_json(gateway):
+    status, headers, body = gateway('POST', '/v1/chat/completions', KEY['alice'], 'a' * (9 * 1024 * 1024))
+    assert status == 413 and _is_gateway_error(headers, body, 'request_too_large')
+
+
+def test_live_key_rate_limit_answers_429_with_retry_after(gateway):
+    statuses = []
+    for dummy in range(20):
+        status, headers, body = gateway('GET', '/v1/models', KEY['batch'])
+        statuses.append(status)
+        if status == 429:
+            assert _is_gateway_error(headers, body, 'rate_limit_exceeded') and headers['retry-after'] == '1'
+    assert 200 in statuses and 429 in statuses
+    assert gateway('GET', '/v1/models', KEY['alice'])[0] == 200
+
+
+def test_live_unauthenticated_requests_are_limited_per_address(gateway):
+    statuses = [gateway('GET', '/v1/models', 'guess-%02d-0123456789abcdefghijkl' % n)[0] for n in range(40)]
+    assert 401 in statuses and 429 in statuses
+    assert set(statuses) == {401, 429}
+    # A valid key is not in the unauthenticated bucket.
+    assert gateway('GET', '/v1/models', KEY['alice'])[0] == 200
+    health = [gateway('GET', '/healthz')[0] for dummy in range(40)]
+    assert 200 in health and 429 in health
+
+
+def test_live_engine_down_is_502_json(gateway):
+    gateway.engine.shutdown()
+    gateway.engine.server_close()
+    status, headers, body = gateway('POST', '/v1/chat/completions', KEY['alice'], '{}')
+    assert status == 502 and _is_gateway_error(headers, body, 'engine_unavailable')
+
+
+# --- the role's tasks ---------------------------------------------------------------------------------
+
+ASSERT = """
+- hosts: localhost
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Check
+      ansible.builtin.include_role:
+        name: onprem.deepseek.gateway
+        tasks_from: assert.yml
+"""
+
+
+def test_assert_runs_on_its_own_and_changes_nothing(tmp_path):
+    result = _ansible(tmp_path, ASSERT, {'gateway_api_keys': KEYS})
+    assert result.returncode == 0, result.output[-3000:]
+    assert re.search(r'changed=0 ', result.output)
+
+
+def test_assert_names_every_problem_once_without_showing_a_key(tmp_path):
+    keys = KEYS + [{'name': 'alice-copy', 'key': KEY['alice'].swapcase()},
+                   {'name': 'Batch', 'key': 'tooShortKey9', 'state': 'gone', 'rate': -2},
+                   {'name': 'c d', 'key': 'has space 0123456789abcdefghijkl'}]
+    result = _ansible(tmp_path, ASSERT, {
+        'gateway_api_keys': keys, 'gateway_rate_limit': -5, 'gateway_port': 70000, 'gateway_public_port': 0,
+        'gateway_rate_burst': -1, 'gateway_read_timeout': 0, 'gateway_short_read_timeout': 'x', 'gateway_certificate_days': 0,
+        'gateway_log_retention_days': -1, 'gateway_max_body_size': '8x', 'gateway_unauthenticated_rate': 0,
+        'gateway_api_paths': ['/v1/models', 'docs'], 'gateway_upstream': 'https://127.0.0.1:8000/v1'})
+    assert result.returncode != 0
+    problems = re.search(r'msg: \|-\n\s+gateway: (\d+) problem\(s\) on localhost:\n((?:\s+- .*\n)+)', result.output)
+    assert problems, result.output[-3000:]
+    listed = [line.strip()[2:] for line in problems.group(2).splitlines()]
+    assert listed == [
+        'gateway_api_keys: names ["c d"] are not allowed; allowed: letters, digits, _ . -',
+        'gateway_api_keys: the names of batch and Batch are the same (compared ignoring case); each name must be unique',
+        'gateway_api_keys: alice and alice-copy have the same key (compared ignoring case); each key must be unique',
+        'gateway_api_keys: the keys of Batch, c d are not allowed; allowed: 24 or more characters of A-Z a-z 0-9 . _ ~ + / = -'
+        ' (an RFC 6750 bearer token)',
+        'gateway_api_keys: Batch has state gone; allowed: present, revoked',
+        'gateway_api_keys: Batch has rate -2; allowed: a whole number of requests/s, 1 or more',
+        'gateway_port is 70000; allowed: 1-65535',
+        'gateway_public_port is 0; allowed: 1-65535',
+        'gateway_rate_limit is -5; allowed: a whole number of requests/s, 1 or more',
+        'gateway_rate_burst is -1; allowed: a whole number, 0 or more',
+        'gateway_unauthenticated_rate is 0; allowed: a whole number of requests/s, 1 or more',
+        'gateway_read_timeout is 0; allowed: a whole number of seconds, 1 or more',
+        'gateway_short_read_timeout is "x"; allowed: a whole number of seconds, 1 or more',
+        'gateway_certificate_days is 0; allowed: a whole number of days, 1 or more',
+        'gateway_log_retention_days is -1; allowed: a whole number of days, 1 or more',
+        'gateway_max_body_size is "8x"; allowed: a number with an optional k, m or g (8m)',
+        'gateway_api_paths is ["/v1/models", "docs"]; allowed: a list of distinct paths of A-Z a-z 0-9 / _ . ~ -,'
+        ' each starting with / and none of them /healthz or /_deepseek*',
+        'gateway_upstream is "https://127.0.0.1:8000/v1"; allowed: http://host:port, without a path',
+    ]
+    assert int(problems.group(1)) == len(listed)
+    assert result.output.count('problem(s) on localhost') <= 2  # one failure (ansible prints its message twice at most)
+    for entry in keys:
+        assert entry['key'] not in result.output
+    assert 'has space' not in result.output
+
+
+def test_assert_refuses_a_list_that_is_not_one(tmp_path):
+    result = _ansible(tmp_path, ASSERT, {'gateway_api_keys': 'alice'})
+    assert result.returncode != 0
+    assert 'gateway_api_keys is not a list of {name, key, state, rate} entries' in result.output
+
+
+CONFIG = """
+- hosts: localhost
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Write the key map and the site
+      ansible.builtin.include_role:
+        name: onprem.deepseek.gateway
+        tasks_from: config.yml
+    # The role's handlers would reload the host's nginx through systemd: not here.
+    - name: Stop before the handlers
+      ansible.builtin.meta: end_play
+"""
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@needs_nginx
+@pytest.mark.skipif(os.geteuid() != 0, reason='the role chowns the files to root: run as root (the dev container is)')
+def test_config_refused_by_nginx_puts_the_previous_files_back(tmp_path):
+    tree = tmp_path / 'tree'
+    (tree / 'conf.d').mkdir(parents=True)
+    _certificate(tree)
+    site, keymap = tree / 'conf.d' / 'onprem-deepseek.conf', tree / 'api-keys.map'
+    site.write_text('')  # an existing (empty) site: the first run replaces it and removes its backup
+    conf = _main_conf(tree, listen_local=False)
+    paths = {'__gateway_site': str(site), '__gateway_keys_map': str(keymap), '__gateway_tls_dir': str(tree),
+             '__gateway_nginx_conf': conf, 'gateway_log_dir': str(tree / 'logs'), 'gateway_port': _free_port(),
+             'gateway_api_keys': KEYS}
+    good = _ansible(tmp_path, CONFIG, paths)
+    assert good.returncode == 0, good.output[-3000:]
+    before = (_sha(site), _sha(keymap))
+    again = _ansible(tmp_path, CONFIG, paths)
+    assert again.returncode == 0 and re.search(r'changed=0 ', again.output), again.output[-3000:]
+
+    # A new key and a rate nginx refuses: both files change, nginx -t fails, both go back.
+    carol = {'name': 'carol', 'key': 'lab-carol-0123456789abcdef0123456789'}
+    bad = _ansible(tmp_path, CONFIG, dict(paths, gateway_rate_limit=-5, gateway_api_keys=KEYS + [carol]))
+    assert bad.returncode != 0
+    assert 'were not kept (nginx -t refused them' in bad.output
+    assert 'invalid rate "rate=-5r/s"' in bad.output
+    assert (_sha(site), _sha(keymap)) == before
+    assert oct(keymap.stat().st_mode & 0o777) == '0o600'
+    assert sorted(os.listdir(tree / 'conf.d')) == ['onprem-deepseek.conf']
+    assert not [name for name in os.listdir(tree) if name.startswith('api-keys.map.')]  # no backup holding keys stays
+    for entry in KEYS + [carol]:
+        assert entry['key'] not in bad.output
+    assert _nginx_test(tree, conf).returncode == 0
