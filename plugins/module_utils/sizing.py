@@ -13,6 +13,7 @@ The catalogues in :mod:`catalog` are never handed out or mutated: callers get de
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import re
 
@@ -53,9 +54,20 @@ def _gib(num_bytes, digits=3):
     return round(num_bytes / GIB, digits)
 
 
+def did_you_mean(value, allowed, limit=3):
+    """The allowed names closest to a mistyped one (case and punctuation ignored), best first."""
+    by_key = {}
+    for name in allowed:
+        by_key.setdefault(_norm(name), name)
+    close = difflib.get_close_matches(_norm(value), list(by_key), n=limit, cutoff=0.6)
+    return [by_key[key] for key in close]
+
+
 def _unknown(argument, value, allowed):
+    close = did_you_mean(value, allowed) if isinstance(value, str) and value.strip() else []
+    hint = ("; did you mean %s?" % " or ".join(close)) if close else ""
     return SizingError(
-        "unknown %s %r; allowed: %s" % (argument, value, ", ".join(allowed)),
+        "unknown %s %r; allowed: %s%s" % (argument, value, ", ".join(allowed), hint),
         argument=argument, value=value, allowed=list(allowed))
 
 
@@ -739,7 +751,10 @@ def _engine_args(spec, gpu, quant, kv, plan, max_model_len, concurrency, util, o
         elif engine_quant:
             # A pre-quantised checkpoint is auto-detected; the flag also makes a BF16 checkpoint
             # quantise on load for fp8 (vLLM dynamic FP8, SGLang fp8).
-            vllm["--quantization"] = "fp8" if quant == "fp8" else ("compressed-tensors" if quant == "int8" else quant)
+            # AWQ/GPTQ: no flag for vLLM, which then picks its Marlin kernels (awq_marlin, gptq_marlin)
+            # itself; `--quantization awq` forces the slow fp16-only AWQ kernel and fails on bfloat16.
+            if quant not in ("awq", "gptq"):
+                vllm["--quantization"] = "fp8" if quant == "fp8" else "compressed-tensors"
             sglang["--quantization"] = engine_quant
     args = {"vllm": vllm, "sglang": sglang}
     if kind == "gguf":

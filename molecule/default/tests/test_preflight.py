@@ -73,6 +73,23 @@ def test_gpu_engine_without_gpu_names_every_problem(host, host_name):
     assert 'too little RAM:' in result.output
 
 
+@pytest.mark.parametrize('host_name', ['onprem-trixie'])
+def test_mistyped_model_and_gpu_fail_with_did_you_mean_on_a_gpu_less_host(host, host_name):
+    # Before: rc=0 with "no GPU plan" (the names were resolved only when a GPU was present).
+    if host.backend.get_hostname() != host_name:
+        pytest.skip('run once, against ' + host_name)
+    before = host.file(REPORT).sha256sum
+    result = _run_preflight({'deepseek_model': 'DeepSeek-V3x', 'deepseek_gpu': 'H1000'}, host_name)
+    assert result.returncode != 0, result.output
+    text = ' '.join(result.output.split())  # the YAML callback folds long lines
+    assert 'Preflight found 2 problem(s) on onprem-trixie' in text
+    assert 'deepseek_model: unknown model' in text and 'DeepSeek-V3x' in text
+    assert 'did you mean DeepSeek-V3 or' in text
+    assert 'deepseek_gpu: unknown gpu' in text and 'H1000' in text
+    assert 'did you mean H100-80G' in text
+    assert host.file(REPORT).sha256sum == before
+
+
 @pytest.mark.parametrize('host_name', ['onprem-bookworm'])
 def test_model_that_cannot_fit_fails_naming_model_and_memory(host, host_name):
     if host.backend.get_hostname() != host_name:

@@ -142,3 +142,20 @@ def test_results_are_copies(filters):
     again = _f(filters)("DeepSeek-V3")
     assert again["layers"] == 61
     assert again["params_breakdown"]["embed"] == 129280 * 7168
+
+
+@pytest.mark.parametrize('typo, suggestion', [
+    ('DeepSeek-V3-0324x', 'DeepSeek-V3'),      # one character too many
+    ('deepseek-r1-distil-qwen-32b', 'DeepSeek-R1-Distill-Qwen-32B'),  # case and a missing letter
+])
+def test_a_mistyped_model_gets_did_you_mean(filters, typo, suggestion):
+    with pytest.raises(AnsibleFilterError) as err:
+        filters['model_spec'](typo)
+    assert 'did you mean ' in str(err.value)
+    assert suggestion in str(err.value).split('did you mean ')[1]
+
+
+def test_no_suggestion_when_nothing_is_close(filters):
+    with pytest.raises(AnsibleFilterError) as err:
+        filters['model_spec']('llama-3-70b-instruct-totally-else')
+    assert 'did you mean' not in str(err.value)

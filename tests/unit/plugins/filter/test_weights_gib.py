@@ -86,7 +86,7 @@ def test_quant_typo(filters):
     with pytest.raises(AnsibleFilterError) as err:
         filters["weights_gib"]("deepseek-v3", "fp9")
     assert str(err.value) == ("onprem.deepseek.weights_gib: unknown quant 'fp9'; allowed: bf16, fp16, fp8, int8, awq, gptq, "
-                              "q8_0, q6_k, q5_k_m, q4_k_m, q3_k_m, q2_k")
+                              "q8_0, q6_k, q5_k_m, q4_k_m, q3_k_m, q2_k; did you mean fp8?")
 
 
 def test_bad_keyword(filters):

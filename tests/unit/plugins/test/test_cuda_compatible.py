@@ -42,7 +42,7 @@ def test_default_is_minor_version_compat(tests):
 
 @pytest.mark.parametrize("args,message", [
     (("550.54.15", "12.7"), "onprem.deepseek.cuda_compatible: unknown cuda_version '12.7'; allowed: 11.0, 11.1, 11.2, 11.3, 11.4, 11.5, 11.6, "
-                            "11.7, 11.8, 12.0, 12.1, 12.2, 12.3, 12.4, 12.5, 12.6, 12.8, 12.9, 13.0"),
+                            "11.7, 11.8, 12.0, 12.1, 12.2, 12.3, 12.4, 12.5, 12.6, 12.8, 12.9, 13.0; did you mean 12.9 or 12.8 or 12.6?"),
     (("five-fifty", "12.4"), "onprem.deepseek.cuda_compatible: driver_version must be a dotted version like '550.54.15', got 'five-fifty'"),
 ])
 def test_bad_input(tests, args, message):
