@@ -16,59 +16,8 @@ import openai
 import pytest
 import yaml
 
-HOST = 'onprem-inference'
-SCENARIO = os.environ.get('MOLECULE_SCENARIO_DIRECTORY', os.path.dirname(os.path.dirname(__file__)))
-with open(os.path.join(SCENARIO, 'converge.yml'), encoding='utf-8') as handle:
-    CONVERGE_VARS = yaml.safe_load(handle)[0]['vars']
-KEYS = dict((k['name'], k['key']) for k in CONVERGE_VARS['gateway_api_keys'])
-MODEL = CONVERGE_VARS['inference_served_model_name']
-BASE_URL = 'https://localhost:18443/v1'
-CA = '/etc/onprem-deepseek/gateway-ca.crt'
-SERVICE = 'deepseek-inference'
-
-
-@pytest.fixture(scope='module')
-def ca_file(host, tmp_path_factory):
-    path = tmp_path_factory.mktemp('ca') / 'ca.crt'
-    path.write_text(host.file(CA).content_string)
-    return str(path)
-
-
-def _client(ca_file, key):
-    return openai.OpenAI(base_url=BASE_URL, api_key=key, max_retries=0, timeout=60,
-                         http_client=httpx.Client(verify=ca_file, timeout=60))
-
-
-def _chat(ca_file, key='alice', **kwargs):
-    return _client(ca_file, KEYS[key]).chat.completions.create(
-        model=MODEL, messages=[{'role': 'user', 'content': 'hello world'}], max_tokens=8, **kwargs)
-
-
-def _journal(host):
-    return host.run('journalctl -u %s --no-pager -n 40' % SERVICE).stdout
-
-
-def _wait_serving(ca_file, timeout=180):
-    """Poll a chat completion through the gateway until it answers; return the seconds it took."""
-    start = time.monotonic()
-    last = None
-    while time.monotonic() - start < timeout:
-        try:
-            _chat(ca_file)
-            return time.monotonic() - start
-        except (openai.APIError, httpx.HTTPError) as exc:  # not up yet: 502 from nginx, refused, reset
-            last = exc
-            time.sleep(2)
-    raise AssertionError('no completion within %d s: %r' % (timeout, last))
-
-
-def _converge(extra_vars):
-    inventory = os.environ['MOLECULE_INVENTORY_FILE']
-    cmd = ['ansible-playbook', '-i', inventory, os.path.join(SCENARIO, 'converge.yml'), '-e', json.dumps(extra_vars)]
-    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600, env=env)
-    result.output = result.stdout + result.stderr
-    return result
+from lab import (BASE_URL, CA, HOST, KEYS, MODEL, PROJECT, SCENARIO, SERVICE, chat as _chat, client as _client,
+                 converge as _converge, journal as _journal, wait_serving as _wait_serving)
 
 
 def test_engine_unit_is_supervised_by_systemd(host):
@@ -76,8 +25,35 @@ def test_engine_unit_is_supervised_by_systemd(host):
     assert service.is_running, _journal(host)
     assert service.is_enabled
     props = host.run('systemctl show %s -p Restart -p Type' % SERVICE).stdout
-    assert 'Restart=on-failure' in props
+    assert 'Restart=always' in props  # a clean exit (0) restarts too
     assert 'Type=notify' in props
+
+
+def test_watchdog_timer_is_active(host):
+    timer = host.service('deepseek-inference-watchdog.timer')
+    assert timer.is_running and timer.is_enabled
+
+
+def test_lab_host_survives_another_systemd_container_stopping(host):
+    # cgroup v1 with --cgroupns=private: a stopping systemd container trimmed the lab host's
+    # libpod-<id> cgroup and every later `podman exec` failed ("error adding pid ... cgroup.procs:
+    # no such file or directory"). A sibling with the scenario's own options starts and stops here.
+    scenario = yaml.safe_load(open(os.path.join(SCENARIO, 'molecule.yml'), encoding='utf-8'))
+    platform = scenario['platforms'][0]
+    sibling = 'onprem-inference-sibling'
+    subprocess.run(['podman', 'rm', '--force', sibling], capture_output=True, check=False)
+    try:
+        subprocess.run(['podman', 'run', '--detach', '--name', sibling, '--systemd=always', '--privileged']
+                       + platform['extra_opts'] + [platform['image'], '/sbin/init'], check=True, capture_output=True, timeout=120)
+        subprocess.run(['podman', 'exec', sibling, 'systemctl', 'is-system-running', '--wait'], capture_output=True, timeout=120, check=False)
+        subprocess.run(['podman', 'stop', '--time', '30', sibling], check=True, capture_output=True, timeout=120)
+    finally:
+        subprocess.run(['podman', 'rm', '--force', sibling], capture_output=True, check=False, timeout=120)
+    exec_ = subprocess.run(['podman', 'exec', HOST, 'true'], capture_output=True, text=True, timeout=60, check=False)
+    assert exec_.returncode == 0, exec_.stderr
+    # The demo's lab host is started with the same cgroup namespace.
+    with open(os.path.join(PROJECT, 'scripts', 'dev'), encoding='utf-8') as handle:
+        assert '--cgroupns=private' not in handle.read()
 
 
 def test_engine_listens_on_loopback_only(host):
@@ -188,6 +164,49 @@ def test_killed_container_comes_back(host, ca_file):
     _wait_serving(ca_file)
     after = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
     assert after != before, _journal(host)
+
+
+def test_clean_exit_is_restarted(host, ca_file):
+    # Restart=on-failure left an engine that exited 0 (SIGTERM) dead: 502 until someone acted.
+    before = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
+    host.run('podman kill --signal TERM %s' % SERVICE)
+    _wait_serving(ca_file)
+    after = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
+    assert after != before, _journal(host)
+
+
+def test_hung_engine_is_restarted_by_the_watchdog(host, ca_file):
+    # SIGSTOP: the unit stays "running" and requests hang. The watchdog (every 5 s here, 2 misses)
+    # restarts it once the start-up grace (the health timeout) is over.
+    before = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
+    pid = host.check_output("podman inspect --format '{{.State.Pid}}' %s" % SERVICE)
+    state_file = '/var/lib/onprem-deepseek/inference/watchdog-%s.json' % SERVICE
+    restarts_before = json.loads(host.file(state_file).content_string).get('restarts', 0) if host.file(state_file).exists else 0
+    assert host.run('kill -STOP %s' % pid).rc == 0
+    deadline = time.monotonic() + 240
+    after = before
+    while time.monotonic() < deadline and after in (before, ''):
+        time.sleep(5)
+        after = host.run("podman inspect --format '{{.Id}}' %s" % SERVICE).stdout.strip()
+    assert after not in (before, ''), _journal(host) + _journal(host, 'deepseek-inference-watchdog')
+    _wait_serving(ca_file)
+    state = json.loads(host.file(state_file).content_string)
+    assert state['restarts'] == restarts_before + 1
+    assert 'restarting the engine' in _journal(host, 'deepseek-inference-watchdog', 200)
+
+
+def test_mistyped_settings_fail_before_anything_changes(host):
+    # Input checks of every serving role run in an early play: nothing is written or restarted.
+    before = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
+    conf = host.file('/etc/nginx/conf.d/onprem-deepseek.conf').sha256sum
+    result = _converge({'inference_port': 8001, 'inference_watchdog_failures': 0})
+    assert result.returncode != 0
+    text = ' '.join(result.output.split())
+    assert 'inference: 2 problem(s) on onprem-inference' in text
+    assert 'inference_port and inference_candidate_port are both 8001' in text
+    assert 'Serve DeepSeek' not in text  # the play that changes things never started
+    assert host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE) == before
+    assert host.file('/etc/nginx/conf.d/onprem-deepseek.conf').sha256sum == conf
 
 
 def test_broken_upgrade_leaves_the_old_version_serving(host, ca_file):

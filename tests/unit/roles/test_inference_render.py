@@ -62,8 +62,9 @@ def test_vllm_deepseek_v3_on_2x8_h100_ray_head_and_worker(tmp_path):
     out = _render(tmp_path, V3_HOSTS, dict(V3_VARS, inference_engine='vllm'))
     head, worker = out['gpu-a'], out['gpu-b']
     assert head['entrypoint'] == ['/bin/bash', '-c']
+    assert head['run'][head['run'].index('--entrypoint') + 1] == '/bin/bash'  # one program: docker's form too
     assert head['args'] == [
-        'ray start --head --port=6379 && exec vllm serve /models --served-model-name deepseek --host 127.0.0.1 --port 8000'
+        '-c', 'ray start --head --port=6379 && exec vllm serve /models --served-model-name deepseek --host 127.0.0.1 --port 8000'
         ' --tensor-parallel-size 8 --pipeline-parallel-size 2 --distributed-executor-backend ray'
         ' --max-model-len 163840 --gpu-memory-utilization 0.9 --kv-cache-dtype auto']
     assert worker['entrypoint'] == ['ray']
@@ -72,7 +73,9 @@ def test_vllm_deepseek_v3_on_2x8_h100_ray_head_and_worker(tmp_path):
         run = node['run']
         assert run[run.index('--device') + 1] == 'nvidia.com/gpu=all'
         assert '/srv/deepseek/models/deepseek-v3:/models:ro' in run
-        assert run[run.index('--shm-size') + 1] == '32g'
+        # podman refuses --shm-size together with --ipc host (exit 125): GPU engines get host IPC only.
+        assert run[run.index('--ipc') + 1] == 'host'
+        assert '--shm-size' not in run
         assert run[run.index('--network') + 1] == 'host'
     # 120 s + 10 s per GiB of a 688 GiB checkpoint.
     assert head['timeout'] == 120 + 6880
@@ -101,7 +104,8 @@ def test_vllm_r1_distill_32b_awq_on_one_l40s(tmp_path):
     assert node['entrypoint'] == ['vllm']
     assert node['args'] == ['serve', '/models', '--served-model-name', 'deepseek', '--host', '127.0.0.1', '--port', '8000',
                             '--tensor-parallel-size', '1', '--pipeline-parallel-size', '1', '--max-model-len', '32768',
-                            '--gpu-memory-utilization', '0.9', '--kv-cache-dtype', 'auto', '--quantization', 'awq']
+                            '--gpu-memory-utilization', '0.9', '--kv-cache-dtype', 'auto']
+    # No --quantization awq: vLLM picks awq_marlin itself (the flag forces the slow fp16-only kernel).
     assert '--device' in node['run']
 
 
@@ -135,6 +139,7 @@ def test_llama_cpp_python_translates_the_plan_flag_names_and_needs_no_gpu(tmp_pa
     assert _flag(node['args'], '--n_gpu_layers') == '999'
     assert '--ctx-size' not in node['args']
     assert '--device' not in node['run'] and '--gpus' not in node['run']
+    assert node['run'][node['run'].index('--shm-size') + 1] == '1g' and '--ipc' not in node['run']
 
 
 @pytest.mark.parametrize('engine', ['vllm', 'sglang'])
@@ -147,3 +152,6 @@ def test_docker_hosts_get_gpus_through_the_docker_runtime(tmp_path, engine):
     run = out['l40s-1']['run']
     assert run[run.index('--gpus') + 1] == 'all'
     assert '--device' not in run
+    # docker runs --entrypoint literally: a program name, never a JSON list.
+    entry = run[run.index('--entrypoint') + 1]
+    assert entry in ('vllm', 'python3') and not entry.startswith('[')
