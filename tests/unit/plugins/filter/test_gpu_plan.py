@@ -196,7 +196,8 @@ def test_gguf_plan_has_llama_cpp_args(filters):
                        "H200, L40S, L20, RTX4090, B200, MI300X; did you mean H100-80G or H800 or H200?"),
     ({"quant": "int3"}, "onprem.deepseek.gpu_plan: unknown quant 'int3'; allowed: bf16, fp16, fp8, int8, awq, gptq, q8_0, q6_k, q5_k_m, "
                         "q4_k_m, q3_k_m, q2_k; did you mean int8?"),
-    ({"kv_dtype": "fp4"}, "onprem.deepseek.gpu_plan: unknown kv_dtype 'fp4'; allowed: auto, bf16, fp16, fp8, fp8_e4m3, fp8_e5m2; did you mean fp8 or fp8_e4m3?"),
+    ({"kv_dtype": "fp4"}, "onprem.deepseek.gpu_plan: unknown kv_dtype 'fp4'; allowed: auto, bf16, fp16, fp8, fp8_e4m3, fp8_e5m2; "
+                          "did you mean fp8 or fp8_e4m3?"),
     ({"concurrency": -1}, "onprem.deepseek.gpu_plan: concurrency must be >= 0, got -1"),
     ({"gpu_memory_utilization": 1.5}, "onprem.deepseek.gpu_plan: gpu_memory_utilization must be <= 1.0, got 1.5"),
     ({"gpu_memory_utilization": 0}, "onprem.deepseek.gpu_plan: gpu_memory_utilization must be > 0.0, got 0"),

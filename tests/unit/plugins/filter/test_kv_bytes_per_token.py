@@ -39,4 +39,5 @@ def test_mla_is_much_smaller_than_mha_equivalent(filters):
 def test_kv_dtype_typo(filters):
     with pytest.raises(AnsibleFilterError) as err:
         filters["kv_bytes_per_token"]("DeepSeek-V3", "fp7")
-    assert str(err.value) == ("onprem.deepseek.kv_bytes_per_token: unknown kv_dtype 'fp7'; allowed: auto, bf16, fp16, fp8, fp8_e4m3, fp8_e5m2; did you mean fp8?")
+    assert str(err.value) == ("onprem.deepseek.kv_bytes_per_token: unknown kv_dtype 'fp7'; allowed: auto, bf16, fp16, fp8, fp8_e4m3, fp8_e5m2; "
+                              "did you mean fp8?")
