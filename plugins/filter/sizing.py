@@ -12,7 +12,7 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.onprem.deepseek.plugins.module_utils import report, sizing
+from ansible_collections.onprem.deepseek.plugins.module_utils import engines, report, sizing
 
 PREFIX = "onprem.deepseek."
 
@@ -70,6 +70,15 @@ def plan_svg(plans, title="Per-GPU memory budget", width=900):
     return report.plan_svg(plans, title=title, width=width)
 
 
+def engine_spec(engine):
+    return engines.engine_spec(engine)
+
+
+def image_driver_check(engine, driver_version=None, driver_branch=None, image_cuda=None, minor_version_compat=False):
+    return engines.image_driver_check(engine, driver_version=driver_version, driver_branch=driver_branch,
+                                      image_cuda=image_cuda, minor_version_compat=minor_version_compat)
+
+
 FILTERS = {
     "model_spec": model_spec,
     "gpu_spec": gpu_spec,
@@ -79,6 +88,8 @@ FILTERS = {
     "hugepages": hugepages,
     "replicas_for_load": replicas_for_load,
     "plan_svg": plan_svg,
+    "engine_spec": engine_spec,
+    "image_driver_check": image_driver_check,
 }
 
 

@@ -103,6 +103,21 @@ def test_model_that_cannot_fit_fails_naming_model_and_memory(host, host_name):
     assert not host.file('/var/lib/onprem-deepseek/never.json').exists
 
 
+@pytest.mark.parametrize('host_name', ['onprem-bookworm'])
+def test_driver_branch_too_old_for_the_engine_image_is_a_problem(host, host_name):
+    # The vLLM v0.11.0 image is built on CUDA 12.8, which needs a 570.26+ driver (CUDA release notes,
+    # Table 3); Debian 13's non-free branch is 550. Preflight names it before anything changes.
+    if host.backend.get_hostname() != host_name:
+        pytest.skip('run once, against ' + host_name)
+    result = _run_preflight({'deepseek_engine': 'vllm', 'nvidia_driver_branch': '550',
+                             'preflight_report_path': '/var/lib/onprem-deepseek/never.json'}, host_name)
+    assert result.returncode != 0, result.output
+    text = ' '.join(result.output.split())
+    assert 'the vllm image (CUDA 12.8) needs an NVIDIA driver >= 570.26, but the host has driver branch 550' in text
+    assert 'set nvidia_driver_branch to 570 or newer' in text
+    assert not host.file('/var/lib/onprem-deepseek/never.json').exists
+
+
 def test_os_tuning_leaves_a_container_alone(host):
     # The role ends itself on container guests: no sysctl.d, modprobe.d or limits.d file appears.
     assert not host.file('/etc/sysctl.d/90-onprem-deepseek.conf').exists

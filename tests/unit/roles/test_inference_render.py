@@ -8,6 +8,7 @@ container entrypoint, arguments and run options it computed. Nothing is started.
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -52,8 +53,39 @@ def _flag(args, name):
     return args[args.index(name) + 1]
 
 
-V3_HOSTS = {'gpu-a': {'ansible_host': '10.0.0.11', 'deepseek_deployment': 'v3'},
-            'gpu-b': {'ansible_host': '10.0.0.12', 'deepseek_deployment': 'v3'}}
+ASSERT_PLAYBOOK = """
+- hosts: deepseek_inference
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Plan
+      ansible.builtin.set_fact:
+        preflight_plan: "{{ plan_model | onprem.deepseek.gpu_plan(plan_gpu, **plan_kwargs) }}"
+    - name: Check
+      ansible.builtin.include_role:
+        name: onprem.deepseek.inference
+        tasks_from: assert.yml
+      vars:
+        __inference_assert_early: true
+"""
+
+
+def _playbook(tmp_path, name, extra_vars):
+    """Run a playbook of tmp_path on its inventory.json with this Python for modules (setup reads this host)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    cmd = ['ansible-playbook', '-i', str(tmp_path / 'inventory.json'), str(tmp_path / name), '-e', json.dumps(extra_vars)]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+# Management addresses (ansible_host) differ from the cluster network's: the cluster one must win.
+V3_HOSTS = {'gpu-a': {'ansible_host': '192.168.1.11', 'deepseek_deployment': 'v3',
+                      'deepseek_cluster_address': '10.0.0.11', 'deepseek_cluster_interface': 'ib0'},
+            'gpu-b': {'ansible_host': '192.168.1.12', 'deepseek_deployment': 'v3',
+                      'deepseek_cluster_address': '10.0.0.12', 'deepseek_cluster_interface': 'ib0'}}
+RAY_NODE_FLAGS = ('--node-manager-port=6380 --object-manager-port=6381 --dashboard-agent-grpc-port=6382'
+                  ' --dashboard-agent-listen-port=6383 --metrics-export-port=6384 --runtime-env-agent-port=6385'
+                  ' --min-worker-port=10002 --max-worker-port=10199 --disable-usage-stats')
 V3_VARS = {'plan_model': 'deepseek-v3', 'plan_gpu': 'H100-80G', 'plan_kwargs': {'max_nodes': 2},
            'inference_model_dir': '/srv/deepseek/models/deepseek-v3', 'inference_model_size_bytes': 688 * 2 ** 30}
 
@@ -64,13 +96,19 @@ def test_vllm_deepseek_v3_on_2x8_h100_ray_head_and_worker(tmp_path):
     assert head['entrypoint'] == ['/bin/bash', '-c']
     assert head['run'][head['run'].index('--entrypoint') + 1] == '/bin/bash'  # one program: docker's form too
     assert head['args'] == [
-        '-c', 'ray start --head --port=6379 && exec vllm serve /models --served-model-name deepseek --host 127.0.0.1 --port 8000'
+        '-c', 'ray start --head --port=6379 --include-dashboard=false --ray-client-server-port=10001'
+        ' --node-ip-address=10.0.0.11 ' + RAY_NODE_FLAGS +
+        ' && exec vllm serve /models --served-model-name deepseek --host 127.0.0.1 --port 8000'
         ' --tensor-parallel-size 8 --pipeline-parallel-size 2 --distributed-executor-backend ray'
         ' --max-model-len 163840 --gpu-memory-utilization 0.9 --kv-cache-dtype auto']
     assert worker['entrypoint'] == ['ray']
-    assert worker['args'] == ['start', '--block', '--address=10.0.0.11:6379']
-    for node in (head, worker):
+    assert worker['args'] == ['start', '--block', '--address=10.0.0.11:6379', '--node-ip-address=10.0.0.12'] + RAY_NODE_FLAGS.split()
+    for node, address in ((head, '10.0.0.11'), (worker, '10.0.0.12')):
         run = node['run']
+        # Each node advertises its cluster address, never the management one nor 0.0.0.0 / 127.0.1.1.
+        assert '--env=VLLM_HOST_IP=' + address in run
+        assert '--env=GLOO_SOCKET_IFNAME=ib0' in run and '--env=NCCL_SOCKET_IFNAME=ib0' in run
+        assert not any('192.168.1.' in option for option in run + node['args'])
         assert run[run.index('--device') + 1] == 'nvidia.com/gpu=all'
         assert '/srv/deepseek/models/deepseek-v3:/models:ro' in run
         # podman refuses --shm-size together with --ipc host (exit 125): GPU engines get host IPC only.
@@ -92,6 +130,44 @@ def test_sglang_deepseek_v3_on_2x8_h100_uses_its_own_multinode_flags(tmp_path):
         assert _flag(args, '--node-rank') == str(rank)
         assert _flag(args, '--dist-init-addr') == '10.0.0.11:5000'
         assert _flag(args, '--context-length') == '163840'
+        run = out[host]['run']
+        assert '--env=GLOO_SOCKET_IFNAME=ib0' in run and '--env=NCCL_SOCKET_IFNAME=ib0' in run
+        assert not any(option.startswith('--env=VLLM_HOST_IP') for option in run)
+
+
+def test_vllm_dp_attention_across_two_nodes_runs_headless_workers_without_ray(tmp_path):
+    out = _render(tmp_path, V3_HOSTS, dict(V3_VARS, inference_engine='vllm',
+                                           plan_kwargs={'max_nodes': 2, 'dp_attention': True}))
+    head, worker = out['gpu-a'], out['gpu-b']
+    for node in (head, worker):
+        assert node['entrypoint'] == ['vllm']
+        args = node['args']
+        assert args[:2] == ['serve', '/models']
+        assert _flag(args, '--data-parallel-size') == '16'
+        assert _flag(args, '--data-parallel-size-local') == '8'
+        assert _flag(args, '--tensor-parallel-size') == '1'
+        assert '--enable-expert-parallel' in args
+        assert _flag(args, '--data-parallel-address') == '10.0.0.11'
+        assert _flag(args, '--data-parallel-rpc-port') == '13345'
+        assert '--distributed-executor-backend' not in args
+    assert '--headless' not in head['args']
+    # The worker serves no API: it runs DP ranks 8-15 and connects to the head's RPC port.
+    assert '--headless' in worker['args'] and _flag(worker['args'], '--data-parallel-start-rank') == '8'
+
+
+def test_multi_node_without_a_cluster_address_fails_naming_the_variable(tmp_path):
+    hosts = {'gpu-a': {'deepseek_deployment': 'v3', 'deepseek_cluster_address': '127.0.1.1', 'deepseek_cluster_interface': 'lo'},
+             'gpu-b': {'deepseek_deployment': 'v3', 'deepseek_cluster_address': '10.0.0.12'}}
+    inventory = {'all': {'children': {'deepseek_inference': {'hosts': hosts}}}}
+    (tmp_path / 'inventory.json').write_text(json.dumps(inventory))
+    (tmp_path / 'check.yml').write_text(ASSERT_PLAYBOOK)
+    result = _playbook(tmp_path, 'check.yml', dict(V3_VARS, inference_engine='vllm', deepseek_deployment='v3'))
+    assert result.returncode != 0
+    out = result.stdout
+    assert 'inference_cluster_address is 127.0.1.1: the other nodes cannot reach a loopback' in out
+    # gpu-b: an address but no interface given, and no facts that hold it.
+    assert 'no interface of this host holds the cluster address 10.0.0.12' in out
+    assert 'set deepseek_cluster_interface' in out
 
 
 def test_vllm_r1_distill_32b_awq_on_one_l40s(tmp_path):
