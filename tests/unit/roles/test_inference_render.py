@@ -11,47 +11,9 @@ import subprocess
 import sys
 
 import pytest
+from inference_render import _flag, _render  # shared with test_engine_flags_upstream.py and test_engine_run_options.py
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
-
-PLAYBOOK = """
-- hosts: deepseek_inference
-  gather_facts: false
-  connection: local
-  tasks:
-    - name: Plan
-      ansible.builtin.set_fact:
-        preflight_plan: "{{ plan_model | onprem.deepseek.gpu_plan(plan_gpu, **plan_kwargs) }}"
-    - name: Render
-      ansible.builtin.include_role:
-        name: onprem.deepseek.inference
-        tasks_from: command.yml
-    - name: Show
-      ansible.builtin.debug:
-        msg: "{{ {'entrypoint': __inference_entrypoint, 'args': __inference_args, 'run': __inference_run_options,
-                  'timeout': __inference_health_timeout | int} | to_json }}"
-"""
-
-
-def _render(tmp_path, hosts, extra_vars):
-    """Run the render playbook; return {host: {entrypoint, args, run, timeout}}."""
-    inventory = {'all': {'children': {'deepseek_inference': {'hosts': hosts}}}}
-    (tmp_path / 'inventory.json').write_text(json.dumps(inventory))
-    (tmp_path / 'render.yml').write_text(PLAYBOOK)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_STDOUT_CALLBACK='json',
-               ANSIBLE_NOCOLOR='1', ANSIBLE_PYTHON_INTERPRETER='auto_silent')
-    cmd = ['ansible-playbook', '-i', str(tmp_path / 'inventory.json'), str(tmp_path / 'render.yml'),
-           '-e', json.dumps(extra_vars)]
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    tasks = json.loads(result.stdout)['plays'][0]['tasks']
-    shown = [t for t in tasks if t['task']['name'] == 'Show'][0]
-    return dict((host, json.loads(res['msg'])) for host, res in shown['hosts'].items())
-
-
-def _flag(args, name):
-    return args[args.index(name) + 1]
-
 
 ASSERT_PLAYBOOK = """
 - hosts: deepseek_inference
