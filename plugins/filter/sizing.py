@@ -3,7 +3,8 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Sizing filters of onprem.deepseek; each filter is documented in the sidecar <name>.yml beside this file.
 
-Thin wrappers: the logic lives in plugins/module_utils/sizing.py and report.py.
+Thin wrappers: the logic lives in plugins/module_utils (models, gpu_specs, weights, kvcache, layout, hugepages,
+queueing, report, engines).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.onprem.deepseek.plugins.module_utils import engines, report, sizing
+from ansible_collections.onprem.deepseek.plugins.module_utils import common, engines, gpu_specs, kvcache, layout, models, queueing, report, weights
+# the module under another name: this file's filter function is called hugepages
+from ansible_collections.onprem.deepseek.plugins.module_utils import hugepages as hugepages_utils
 
 PREFIX = "onprem.deepseek."
 
@@ -24,7 +27,7 @@ def _wrap(name, func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except sizing.SizingError as exc:
+        except common.SizingError as exc:
             raise AnsibleFilterError("%s: %s" % (fqcn, exc))
         except TypeError as exc:
             # wrong number or names of arguments: report them instead of a traceback
@@ -34,36 +37,36 @@ def _wrap(name, func):
 
 
 def model_spec(model):
-    return sizing.model_spec(model)
+    return models.model_spec(model)
 
 
 def gpu_spec(gpu):
-    return sizing.gpu_spec(gpu)
+    return gpu_specs.gpu_spec(gpu)
 
 
 def weights_gib(model, quant=None, include_mtp=False):
-    return sizing.weights(model, quant, include_mtp=include_mtp)
+    return weights.weights(model, quant, include_mtp=include_mtp)
 
 
 def kv_bytes_per_token(model, kv_dtype="auto"):
-    return sizing.kv_bytes_per_token(model, kv_dtype)
+    return kvcache.kv_bytes_per_token(model, kv_dtype)
 
 
-def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=sizing.DEFAULT_GPUS_PER_NODE, max_nodes=None,
-             max_model_len=None, concurrency=1, gpu_memory_utilization=sizing.DEFAULT_GPU_MEMORY_UTILIZATION,
+def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=layout.DEFAULT_GPUS_PER_NODE, max_nodes=None,
+             max_model_len=None, concurrency=1, gpu_memory_utilization=layout.DEFAULT_GPU_MEMORY_UTILIZATION,
              overhead_gib=None, dp_attention=False, engine=None):
-    return sizing.gpu_plan(model, gpu, quant=quant, kv_dtype=kv_dtype, gpus_per_node=gpus_per_node, max_nodes=max_nodes,
+    return layout.gpu_plan(model, gpu, quant=quant, kv_dtype=kv_dtype, gpus_per_node=gpus_per_node, max_nodes=max_nodes,
                            max_model_len=max_model_len, concurrency=concurrency, gpu_memory_utilization=gpu_memory_utilization,
                            overhead_gib=overhead_gib, dp_attention=dp_attention, engine=engine)
 
 
 def hugepages(size, page_size="2M", ram_total_gib=None, max_fraction=0.5):
-    return sizing.hugepages(size, page_size=page_size, ram_total_gib=ram_total_gib, max_fraction=max_fraction)
+    return hugepages_utils.hugepages(size, page_size=page_size, ram_total_gib=ram_total_gib, max_fraction=max_fraction)
 
 
 def replicas_for_load(requests_per_day, seconds_per_request, peak_factor=1.0, method="average", max_wait_probability=0.2, slots_per_replica=1):
-    return sizing.replicas_for_load(requests_per_day, seconds_per_request, peak_factor=peak_factor, method=method,
-                                    max_wait_probability=max_wait_probability, slots_per_replica=slots_per_replica)
+    return queueing.replicas_for_load(requests_per_day, seconds_per_request, peak_factor=peak_factor, method=method,
+                                      max_wait_probability=max_wait_probability, slots_per_replica=slots_per_replica)
 
 
 def plan_svg(plans, title="Per-GPU memory budget", width=900):

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, onprem.deepseek contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""The serving engines: pinned image, its CUDA, GPU need, health path; and the image-vs-driver check.
+"""The serving engines: pinned image, its CUDA, GPU need, health path; the image-vs-driver check; the flags of a plan.
 
 One table, read by preflight (engine_spec filter: the image's CUDA against the driver) and by the
-inference role (image, health path). The engine flags of a plan are built in sizing.py.
+inference role (image, health path). gpu_plan (layout.py) asks _engine_args for the flags of a plan.
 
 Sources of the image facts (read 2026-12-03):
 - vLLM v0.11.0 image `vllm/vllm-openai:v0.11.0`: docker/Dockerfile of the v0.11.0 tag, `ARG CUDA_VERSION=12.8.1`
@@ -17,8 +17,9 @@ Sources of the image facts (read 2026-12-03):
 from __future__ import annotations
 
 import copy
+import math
 
-from ansible_collections.onprem.deepseek.plugins.module_utils import sizing
+from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, common, cuda_driver
 
 ENGINES = {
     "vllm": {
@@ -52,7 +53,7 @@ def engine_names():
 def engine_spec(engine):
     """The table's entry of `engine` (a copy), with its name."""
     if engine not in ENGINES:
-        raise sizing._unknown("engine", engine, engine_names())
+        raise common._unknown("engine", engine, engine_names())
     spec = copy.deepcopy(ENGINES[engine])
     spec["name"] = engine
     return spec
@@ -73,15 +74,15 @@ def image_driver_check(engine, driver_version=None, driver_branch=None, image_cu
     if not cuda:
         result["message"] = "engine %s runs no CUDA image" % engine
         return result
-    minimum = sizing.cuda_minimum_driver(cuda, minor_version_compat=minor_version_compat)
+    minimum = cuda_driver.cuda_minimum_driver(cuda, minor_version_compat=minor_version_compat)
     result["minimum_driver"] = minimum
     if driver_version not in (None, ""):
         result.update(checked=True, against="driver %s" % driver_version,
-                      ok=sizing.cuda_compatible(driver_version, cuda, minor_version_compat=minor_version_compat))
+                      ok=cuda_driver.cuda_compatible(driver_version, cuda, minor_version_compat=minor_version_compat))
     elif driver_branch not in (None, ""):
-        branch = sizing._version_tuple(driver_branch, "driver_branch")[0]
+        branch = common._version_tuple(driver_branch, "driver_branch")[0]
         result.update(checked=True, against="driver branch %d" % branch,
-                      ok=branch >= sizing._version_tuple(minimum, "minimum")[0])
+                      ok=branch >= common._version_tuple(minimum, "minimum")[0])
     else:
         result["message"] = "no driver loaded and no driver branch given: the image's CUDA %s needs a driver >= %s" % (cuda, minimum)
         return result
@@ -92,3 +93,82 @@ def image_driver_check(engine, driver_version=None, driver_branch=None, image_cu
                              "to %s or newer, or pick an image built for an older CUDA (inference_image and deepseek_image_cuda)"
                              % (engine, cuda, minimum, result["against"], minimum.split(".")[0]))
     return result
+
+
+# ---------------------------------------------------------------------------
+# Engine flags of a gpu_plan layout
+# ---------------------------------------------------------------------------
+
+def _engine_args(spec, gpu, quant, kv, plan, max_model_len, concurrency, util, overhead_gib, gpus_per_node, dtype_override):
+    tp, pp, nodes = plan["tensor_parallel"], plan["pipeline_parallel"], plan["nodes"]
+    native = spec["native_dtype"]
+    kind = catalog.QUANTS[quant]["kind"]
+    vllm = {}
+    sglang = {}
+    if plan["dp_attention"]:
+        vllm["--tensor-parallel-size"] = 1
+        vllm["--data-parallel-size"] = tp
+        if nodes > 1:
+            vllm["--data-parallel-size-local"] = tp // nodes
+        vllm["--enable-expert-parallel"] = True
+        sglang["--tp-size"] = tp
+        sglang["--dp-size"] = tp
+        sglang["--enable-dp-attention"] = True
+    else:
+        vllm["--tensor-parallel-size"] = tp
+        vllm["--pipeline-parallel-size"] = pp
+        sglang["--tp-size"] = tp
+        if pp > 1:
+            sglang["--pp-size"] = pp
+    if nodes > 1:
+        if not plan["dp_attention"]:
+            vllm["--distributed-executor-backend"] = "ray"
+        sglang["--nnodes"] = nodes
+    vllm["--max-model-len"] = max_model_len
+    sglang["--context-length"] = max_model_len
+    vllm["--gpu-memory-utilization"] = util
+    # SGLang's mem_fraction_static covers weights + KV pool only; activations live outside it.
+    sglang["--mem-fraction-static"] = math.floor((util - overhead_gib / gpu["memory_gib"]) * 100) / 100.0
+    vllm["--kv-cache-dtype"] = "fp8" if kv == "fp8" else (kv if kv.startswith("fp8") else "auto")
+    sglang["--kv-cache-dtype"] = "fp8_e4m3" if kv == "fp8" else (kv if kv.startswith("fp8") else "auto")
+    if dtype_override == "fp16" or quant == "fp16" or kv == "fp16":
+        vllm["--dtype"] = "half"
+        sglang["--dtype"] = "half"
+    if quant != native:
+        engine_quant = {"fp8": "fp8", "int8": "w8a8_int8", "awq": "awq", "gptq": "gptq"}.get(quant)
+        if kind == "gguf":
+            vllm["--quantization"] = "gguf"
+            sglang["--quantization"] = "gguf"
+        elif engine_quant:
+            # A pre-quantised checkpoint is auto-detected; the flag also makes a BF16 checkpoint
+            # quantise on load for fp8 (vLLM dynamic FP8, SGLang fp8).
+            # AWQ/GPTQ: no flag for vLLM, which then picks its Marlin kernels (awq_marlin, gptq_marlin)
+            # itself; `--quantization awq` forces the slow fp16-only AWQ kernel and fails on bfloat16.
+            if quant not in ("awq", "gptq"):
+                vllm["--quantization"] = "fp8" if quant == "fp8" else "compressed-tensors"
+            sglang["--quantization"] = engine_quant
+    args = {"vllm": vllm, "sglang": sglang}
+    if kind == "gguf":
+        parallel = max(1, int(concurrency or 1))
+        args["llama_cpp"] = {
+            "--ctx-size": max_model_len * parallel,
+            "--parallel": parallel,
+            "--n-gpu-layers": 999,
+            "--split-mode": "layer",
+            "--cache-type-k": "q8_0" if kv.startswith("fp8") else "f16",
+            "--cache-type-v": "q8_0" if kv.startswith("fp8") else "f16",
+        }
+    return args
+
+
+def argv(flags):
+    """Render an engine_args dict as a list of command-line strings (True -> bare flag)."""
+    out = []
+    for flag, value in flags.items():
+        if value is True:
+            out.append(flag)
+        elif value is False or value is None:
+            continue
+        else:
+            out.extend([flag, str(value)])
+    return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape as _html_escape
 
-from ansible_collections.onprem.deepseek.plugins.module_utils.sizing import SizingError
+from ansible_collections.onprem.deepseek.plugins.module_utils import common
 
 SEGMENTS = (
     ("weights_gib", "Weights", "#3b6fb6"),
@@ -44,15 +44,15 @@ def plan_svg(plans, title="Per-GPU memory budget", width=900):
     elif isinstance(plans, (list, tuple)):
         items = list(plans)
     else:
-        raise SizingError("plans must be a gpu_plan result, a list of them or a dict of them, got %r" % (type(plans).__name__,), "plans", plans)
+        raise common.SizingError("plans must be a gpu_plan result, a list of them or a dict of them, got %r" % (type(plans).__name__,), "plans", plans)
     if not items:
-        raise SizingError("plans is empty; give at least one gpu_plan result", "plans", plans)
+        raise common.SizingError("plans is empty; give at least one gpu_plan result", "plans", plans)
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            raise SizingError("plans[%d] is not a gpu_plan result: %r" % (i, item), "plans", item)
+            raise common.SizingError("plans[%d] is not a gpu_plan result: %r" % (i, item), "plans", item)
     width = int(width)
     if width < 300:
-        raise SizingError("width must be >= 300, got %r" % width, "width", width)
+        raise common.SizingError("width must be >= 300, got %r" % width, "width", width)
     left, right, top = 20, 20, 70
     row_h, bar_h = 78, 26
     chart_w = width - left - right

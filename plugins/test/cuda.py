@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.onprem.deepseek.plugins.module_utils import sizing
+from ansible_collections.onprem.deepseek.plugins.module_utils import common, cuda_driver
 
 
 def cuda_compatible(driver_version, cuda_version, minor_version_compat=True):
     if not isinstance(minor_version_compat, bool):
         raise AnsibleFilterError("onprem.deepseek.cuda_compatible: minor_version_compat must be true or false, got %r" % (minor_version_compat,))
     try:
-        return sizing.cuda_compatible(driver_version, cuda_version, minor_version_compat=minor_version_compat)
-    except sizing.SizingError as exc:
+        return cuda_driver.cuda_compatible(driver_version, cuda_version, minor_version_compat=minor_version_compat)
+    except common.SizingError as exc:
         raise AnsibleFilterError("onprem.deepseek.cuda_compatible: %s" % exc)
 
 

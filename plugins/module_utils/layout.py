@@ -1,0 +1,311 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, onprem.deepseek contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Parallel layouts: the smallest TP x PP (or DP-attention) deployment of a model on a GPU that fits.
+
+gpu_plan validates its arguments, searches the candidate layouts in order of size, and attaches the
+engine flags of the plan (built in :mod:`engines`); when nothing fits, it suggests the smallest
+hardware that would.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, common, engines, gpu_specs, kvcache, models, weights
+
+# Per-GPU runtime overhead inside the engine's memory budget: CUDA context and NCCL
+# buffers (~0.5-1 GiB), CUDA graphs (~0.5-1.5 GiB), and the activation peak the engines
+# profile at their default batched-token budget (~1 GiB).  See docs/sizing.md.
+DEFAULT_OVERHEAD_GIB = 3.0
+DEFAULT_GPU_MEMORY_UTILIZATION = 0.90
+DEFAULT_GPUS_PER_NODE = 8
+# Upper bound of the node search when max_nodes is not given.
+SEARCH_MAX_NODES = 64
+# The engines a plan carries flags for (engine_args, command_args).
+PLAN_ENGINES = ("vllm", "sglang", "llama_cpp")
+
+
+def _valid_tp(spec, tp):
+    if spec["attention_heads"] % tp:
+        return False
+    if spec["attention"] != "mla":
+        kv = spec["kv_heads"]
+        if kv % tp and tp % kv:
+            return False
+    return True
+
+
+def _valid_ep(spec, n):
+    return spec["moe"] and spec["attention"] == "mla" and spec["routed_experts"] % n == 0
+
+
+def _pp_partition(layers, pp):
+    """Layers per pipeline stage, the way vLLM partitions them (extra layers before the last stage)."""
+    parts = [layers // pp] * pp
+    remaining = layers % pp
+    for i in range(remaining):
+        parts[(pp - 2 - i) % pp] += 1
+    return parts
+
+
+def _stage_weight_bytes(spec, quant, tp, pp, dp_attention):
+    """Per-GPU weight bytes of each pipeline stage and the layers in it."""
+    mat, emb, small = weights._component_bytes(spec, quant)
+    parts = _pp_partition(spec["layers"], pp)
+    stages = []
+    start = 0
+    for s, count in enumerate(parts):
+        total = 0.0
+        for i in range(start, start + count):
+            layer = models._layer_params(spec, i)
+            total += layer["small"] * small
+            if dp_attention:
+                # vLLM DP+EP / SGLang DP attention: attention and non-expert MLPs replicated on
+                # every rank, routed experts spread over all `tp` GPUs (expert parallel).
+                total += (layer["attn_split"] + layer["attn_repl"] + layer["attn_kv"] + layer["mlp"]) * mat
+                total += layer["experts"] * mat / tp
+            else:
+                total += (layer["attn_split"] + layer["mlp"] + layer["experts"]) * mat / tp
+                total += layer["attn_repl"] * mat
+                if layer["attn_kv"]:
+                    total += layer["attn_kv"] * mat * kvcache._kv_heads_per_gpu(spec, tp) / spec["kv_heads"]
+        divisor = 1 if dp_attention else tp
+        if s == 0:
+            total += spec["params_breakdown"]["embed"] * emb / divisor
+        if s == pp - 1:
+            total += (spec["params_breakdown"]["lm_head"] * emb / divisor) + spec["hidden_size"] * small
+        stages.append({"layers": count, "weight_bytes": total})
+        start += count
+    return stages
+
+
+def _check_dtypes(spec, gpu, quant, kv):
+    """Returns (reason or None, effective kv name, notes, dtype override)."""
+    notes = []
+    dtype_override = None
+    kind = catalog.QUANTS[quant]["kind"]
+    base = "gguf" if kind == "gguf" else quant
+    name = gpu["name"]
+    arch = "%s (compute capability %s)" % (gpu.get("architecture", "unknown"), gpu.get("compute_capability"))
+    if base not in gpu["weight_dtypes"]:
+        if base == "bf16" and "fp16" in gpu["weight_dtypes"]:
+            dtype_override = "fp16"
+            notes.append("%s has no BF16; weights run as FP16 (vLLM --dtype half), as the engines map it" % name)
+        else:
+            return ("quant %r cannot run on %s, %s; weight dtypes it runs: %s" % (quant, name, arch, ", ".join(gpu["weight_dtypes"])),
+                    kv, notes, dtype_override)
+    if quant == "fp8" and not gpu.get("fp8"):
+        notes.append("%s has no FP8 tensor cores: FP8 weights run weight-only (FP8 Marlin, W8A16) in vLLM; "
+                     "SGLang needs a BF16 or INT8 checkpoint" % name)
+    if kv.startswith("fp8") and not gpu.get("fp8"):
+        allowed = ["auto"] + list(gpu["kv_dtypes"])
+        return ("kv_dtype %r needs native FP8 (Ada/Hopper or newer); %s is %s; kv_dtype it runs: %s" % (kv, name, arch, ", ".join(allowed)),
+                kv, notes, dtype_override)
+    if kv == "bf16" and "bf16" not in gpu["kv_dtypes"]:
+        notes.append("%s has no BF16; KV cache stored as FP16" % name)
+        kv = "fp16"
+    return None, kv, notes, dtype_override
+
+
+def _evaluate(spec, gpu, quant, kv, tp, pp, nodes, dp_attention, max_model_len, concurrency, util, overhead_gib):
+    kv_bytes_elem = catalog.KV_DTYPES[kv]
+    memory_gib = gpu["memory_gib"]
+    budget = memory_gib * util * common.GIB
+    overhead = overhead_gib * common.GIB
+    stages = _stage_weight_bytes(spec, quant, tp, pp, dp_attention)
+    per_layer_gpu = kvcache._kv_elems_per_layer_gpu(spec, tp, dp_attention) * kv_bytes_elem
+    worst = None
+    for st in stages:
+        free_kv = budget - st["weight_bytes"] - overhead
+        per_token = per_layer_gpu * st["layers"]
+        tokens = int(free_kv // per_token) if free_kv > 0 and per_token else 0
+        st["kv_bytes"] = max(0.0, free_kv)
+        st["tokens"] = tokens
+        if worst is None or tokens < worst["tokens"] or (tokens == worst["tokens"] and st["weight_bytes"] > worst["weight_bytes"]):
+            worst = st
+    gpus = tp * pp
+    if dp_attention:
+        rank_tokens = worst["tokens"]
+        kv_tokens = rank_tokens * tp
+        max_conc = (rank_tokens // max_model_len) * tp
+    else:
+        kv_tokens = worst["tokens"]
+        max_conc = kv_tokens // max_model_len
+    weights_gib = worst["weight_bytes"] / common.GIB
+    kv_cache_gib = worst["kv_bytes"] / common.GIB
+    weights_fit = worst["weight_bytes"] + overhead < budget
+    result = {
+        "tensor_parallel": tp,
+        "pipeline_parallel": pp,
+        "data_parallel_attention": tp if dp_attention else 1,
+        "dp_attention": bool(dp_attention),
+        "nodes": nodes,
+        "gpus": gpus,
+        "gpus_per_node_used": gpus // nodes,
+        "memory_gib": round(memory_gib, 3),
+        "budget_gib": round(memory_gib * util, 3),
+        "weights_gib": round(weights_gib, 3),
+        "kv_cache_gib": round(kv_cache_gib, 3),
+        "overhead_gib": round(overhead_gib, 3),
+        "free_gib": round(memory_gib - weights_gib - kv_cache_gib - overhead_gib, 3) if weights_fit else 0.0,
+        "kv_bytes_per_token_per_gpu": per_layer_gpu * worst["layers"],
+        "kv_tokens": kv_tokens,
+        "max_concurrency": max_conc,
+        "kv_needed_gib": round(kvcache.spec_kv_needed(per_layer_gpu * worst["layers"], max_model_len, concurrency, tp if dp_attention else 1), 3),
+        "stage_layers": [st["layers"] for st in stages],
+    }
+    if not weights_fit:
+        result["fits"] = False
+        result["reason"] = ("weights need %.2f GiB per GPU plus %.2f GiB overhead, more than the %.2f GiB budget (%.2f GiB x %.2f) "
+                            "with %s" % (weights_gib, overhead_gib, memory_gib * util, memory_gib, util, _layout_text(result)))
+    elif max_conc < concurrency:
+        result["fits"] = False
+        result["reason"] = ("KV cache holds %d tokens (%d sequences of %d tokens), fewer than the %d concurrent sequences required "
+                            "with %s" % (kv_tokens, max_conc, max_model_len, concurrency, _layout_text(result)))
+    else:
+        result["fits"] = True
+    return result
+
+
+def _layout_text(plan):
+    if plan.get("dp_attention"):
+        text = "%d GPU(s) with data-parallel attention (DP%d + EP%d)" % (plan["gpus"], plan["gpus"], plan["gpus"])
+    else:
+        text = "TP%d x PP%d" % (plan["tensor_parallel"], plan["pipeline_parallel"])
+    return "%s on %d node(s)" % (text, plan["nodes"])
+
+
+def _candidates(spec, gpus_per_node, max_nodes, dp_attention):
+    if dp_attention:
+        single = [n for n in range(1, gpus_per_node + 1) if _valid_ep(spec, n)]
+        for n in single:
+            yield n, 1, 1
+        for nodes in range(2, max_nodes + 1):
+            n = nodes * gpus_per_node
+            if _valid_ep(spec, n):
+                yield n, 1, nodes
+        return
+    tps = [t for t in range(1, gpus_per_node + 1) if _valid_tp(spec, t)]
+    for tp in tps:
+        yield tp, 1, 1
+    top = tps[-1]
+    for nodes in range(2, min(max_nodes, spec["layers"]) + 1):
+        yield top, nodes, nodes
+
+
+def _search(spec, gpu, quant, kv, gpus_per_node, max_nodes, dp_attention, max_model_len, concurrency, util, overhead_gib):
+    last = None
+    for tp, pp, nodes in _candidates(spec, gpus_per_node, max_nodes, dp_attention):
+        plan = _evaluate(spec, gpu, quant, kv, tp, pp, nodes, dp_attention, max_model_len, concurrency, util, overhead_gib)
+        if plan["fits"]:
+            return plan
+        last = plan
+    return last
+
+
+def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=DEFAULT_GPUS_PER_NODE, max_nodes=None,
+             max_model_len=None, concurrency=1, gpu_memory_utilization=DEFAULT_GPU_MEMORY_UTILIZATION,
+             overhead_gib=None, dp_attention=False, engine=None, suggest=True):
+    """Smallest deployment of `model` on `gpu` that fits; see plugins/filter/gpu_plan.yml."""
+    spec = models.model_spec(model)
+    gspec = gpu_specs.gpu_spec(gpu)
+    quant = weights.normalize_quant(quant, spec)
+    kv = kvcache.normalize_kv_dtype(kv_dtype)
+    gpus_per_node = common._number("gpus_per_node", gpus_per_node, 1, 64, integer=True)
+    limited = max_nodes is not None
+    max_nodes = common._number("max_nodes", max_nodes, 1, 1024, integer=True) if limited else SEARCH_MAX_NODES
+    if max_model_len is None:
+        max_model_len = spec["max_context"]
+    max_model_len = common._number("max_model_len", max_model_len, 1, integer=True)
+    if max_model_len > spec["max_context"]:
+        raise common.SizingError("max_model_len %d exceeds the maximum context of %s (%d tokens)" % (max_model_len, spec["name"], spec["max_context"]),
+                                 "max_model_len", max_model_len)
+    concurrency = common._number("concurrency", 1 if concurrency is None else concurrency, 0, integer=True)
+    util = common._number("gpu_memory_utilization", DEFAULT_GPU_MEMORY_UTILIZATION if gpu_memory_utilization is None else gpu_memory_utilization,
+                          0.0, 1.0, allow_equal_min=False)
+    overhead_gib = common._number("overhead_gib", DEFAULT_OVERHEAD_GIB if overhead_gib is None else overhead_gib, 0.0)
+    if engine is not None and engine not in PLAN_ENGINES:
+        raise common._unknown("engine", engine, PLAN_ENGINES)
+    if not isinstance(dp_attention, bool):
+        raise common.SizingError("dp_attention must be true or false, got %r" % (dp_attention,), "dp_attention", dp_attention)
+    if dp_attention and not (spec["attention"] == "mla" and spec["moe"]):
+        raise common.SizingError("dp_attention needs an MLA mixture-of-experts model; %s uses %s attention" % (spec["name"], spec["attention"].upper()),
+                                 "dp_attention", dp_attention)
+
+    reason, kv, notes, dtype_override = _check_dtypes(spec, gspec, quant, kv)
+    base = {
+        "model": spec["name"],
+        "gpu": gspec["name"],
+        "quant": quant,
+        "kv_dtype": kv,
+        "max_model_len": max_model_len,
+        "concurrency": concurrency,
+        "gpu_memory_utilization": util,
+        "gpus_per_node": gpus_per_node,
+        "max_nodes": max_nodes if limited else None,
+        "attention": spec["attention"],
+        "kv_bytes_per_token": models._kv_bytes(spec, catalog.KV_DTYPES[kv]),
+        "weights_total_gib": weights.weights(spec, quant)["total_gib"],
+        "notes": notes,
+    }
+    if reason:
+        plan = {"fits": False, "reason": reason, "tensor_parallel": None, "pipeline_parallel": None, "nodes": None, "gpus": None,
+                "weights_gib": None, "kv_cache_gib": None, "overhead_gib": overhead_gib, "free_gib": None, "kv_tokens": 0,
+                "max_concurrency": 0, "engine_args": {}, "engine_argv": {}}
+    else:
+        plan = _search(spec, gspec, quant, kv, gpus_per_node, max_nodes, dp_attention, max_model_len, concurrency, util, overhead_gib)
+        plan["engine_args"] = engines._engine_args(spec, gspec, quant, kv, plan, max_model_len, concurrency, util, overhead_gib, gpus_per_node, dtype_override)
+        plan["engine_argv"] = dict((name, engines.argv(flags)) for name, flags in plan["engine_args"].items())
+        if not plan["fits"] and limited:
+            plan["reason"] += " (max_nodes %d)" % max_nodes
+    plan.update(base)
+    if engine is not None:
+        plan["engine"] = engine
+        plan["command_args"] = plan["engine_argv"].get(engine, [])
+    if spec["attention"] == "mla" and spec["moe"] and not dp_attention and plan.get("gpus") and not reason:
+        alt = _evaluate(spec, gspec, quant, kv, plan["gpus"], 1, plan["nodes"], True, max_model_len, concurrency, util, overhead_gib) \
+            if _valid_ep(spec, plan["gpus"]) else None
+        if alt is not None:
+            alt["engine_args"] = engines._engine_args(spec, gspec, quant, kv, alt, max_model_len, concurrency, util, overhead_gib, gpus_per_node,
+                                                      dtype_override)
+            alt["engine_argv"] = dict((name, engines.argv(flags)) for name, flags in alt["engine_args"].items())
+        plan["dp_attention_layout"] = alt
+    if not plan["fits"] and suggest:
+        plan["smallest_fit"] = _smallest_fit(spec, gspec, quant, kv, gpus_per_node, dp_attention, max_model_len, concurrency, util, overhead_gib)
+    return plan
+
+
+def _fit_summary(plan):
+    return {
+        "gpu": plan["gpu"], "gpus": plan["gpus"], "nodes": plan["nodes"],
+        "tensor_parallel": plan["tensor_parallel"], "pipeline_parallel": plan["pipeline_parallel"],
+        "dp_attention": plan.get("dp_attention", False),
+        "max_concurrency": plan["max_concurrency"], "kv_tokens": plan["kv_tokens"],
+        "text": "%d node(s) x %d x %s (%s)" % (
+            plan["nodes"], plan["gpus"] // plan["nodes"], plan["gpu"],
+            "DP-attention %d" % plan["gpus"] if plan.get("dp_attention")
+            else "TP%d x PP%d" % (plan["tensor_parallel"], plan["pipeline_parallel"])),
+    }
+
+
+def _smallest_fit(spec, gspec, quant, kv, gpus_per_node, dp_attention, max_model_len, concurrency, util, overhead_gib):
+    """The smallest hardware that would fit: more nodes of the same GPU, and the best catalogue GPU."""
+    kwargs = dict(quant=quant, kv_dtype=kv, gpus_per_node=gpus_per_node, max_nodes=SEARCH_MAX_NODES, max_model_len=max_model_len,
+                  concurrency=concurrency, gpu_memory_utilization=util, overhead_gib=overhead_gib, dp_attention=dp_attention, suggest=False)
+    same = gpu_plan(spec, gspec, **kwargs)
+    best = None
+    for entry in catalog.GPUS:
+        cand = gpu_plan(spec, entry["name"], **kwargs)
+        if not cand["fits"]:
+            continue
+        key = (cand["gpus"], entry["memory_mib"])
+        if best is None or key < best[0]:
+            best = (key, cand)
+    out = {"same_gpu": _fit_summary(same) if same["fits"] else None, "any_gpu": _fit_summary(best[1]) if best else None}
+    parts = []
+    if out["same_gpu"]:
+        parts.append(out["same_gpu"]["text"])
+    if out["any_gpu"] and (not out["same_gpu"] or out["any_gpu"]["gpu"] != out["same_gpu"]["gpu"]):
+        parts.append(out["any_gpu"]["text"])
+    out["summary"] = " or ".join(parts) if parts else "no catalogue GPU fits with quant %s, kv_dtype %s, max_model_len %d, concurrency %d" % (
+        quant, kv, max_model_len, concurrency)
+    return out

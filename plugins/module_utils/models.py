@@ -1,0 +1,256 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, onprem.deepseek contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Models: catalogue lookup, config.json normalisation and the parameter count of each part.
+
+A model is a catalogue name (or alias, or Hugging Face repository), a config.json dict, or a
+model_spec result; model_spec turns each into the same normalised dict. The KV elements a token
+stores per layer are an architecture fact too, published in the spec (kv_bytes_per_token_bf16).
+The catalogue in :mod:`catalog` is never handed out or mutated: callers get deep copies.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, common
+
+
+def _model_index():
+    index = {}
+    for entry in catalog.MODELS:
+        for name in [entry["name"]] + list(entry["aliases"]):
+            index[common._norm(name)] = entry
+    return index
+
+
+_MODEL_INDEX = _model_index()
+
+
+def model_names():
+    """Canonical catalogue model names, in catalogue order."""
+    return [m["name"] for m in catalog.MODELS]
+
+
+def _lookup_model(name):
+    key = str(name).strip()
+    if "/" in key:
+        key = key.rsplit("/", 1)[1]
+    entry = _MODEL_INDEX.get(common._norm(key))
+    if entry is None:
+        raise common._unknown("model", name, model_names())
+    return entry
+
+
+_REQUIRED_CONFIG_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size", "intermediate_size")
+
+
+def _native_dtype(config):
+    qc = config.get("quantization_config") or {}
+    method = common._norm(qc.get("quant_method", "")) if isinstance(qc, dict) else ""
+    if method in ("fp8", "awq", "gptq"):
+        return method
+    if method in ("compressedtensors", "w8a8int8"):
+        return "int8" if "int" in str(qc).lower() else "fp8"
+    dtype = common._norm(config.get("torch_dtype") or config.get("dtype") or "bfloat16")
+    return "fp16" if dtype in ("float16", "fp16", "half") else "bf16"
+
+
+def _int_or(config, key, default):
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise common.SizingError("model config.json key %r must be a non-negative integer, got %r" % (key, value), "model", value)
+    return int(value)
+
+
+def _spec_from_config(config, meta=None):
+    """Normalise a Hugging Face config.json dict (a catalogue entry's or a user's)."""
+    missing = [k for k in _REQUIRED_CONFIG_KEYS if not isinstance(config.get(k), int) or isinstance(config.get(k), bool)]
+    if missing:
+        raise common.SizingError(
+            "model config.json is missing or has non-integer %s; required keys: %s" % (", ".join(repr(k) for k in missing), ", ".join(_REQUIRED_CONFIG_KEYS)),
+            "model", sorted(config.keys()), list(_REQUIRED_CONFIG_KEYS))
+    meta = meta or {}
+    hidden = config["hidden_size"]
+    heads = config["num_attention_heads"]
+    mla = config.get("kv_lora_rank") is not None
+    kv_heads = _int_or(config, "num_key_value_heads", heads)
+    head_dim = _int_or(config, "head_dim", hidden // heads)
+    routed = _int_or(config, "n_routed_experts", 0)
+    layers = config["num_hidden_layers"]
+    dense_layers = _int_or(config, "first_k_dense_replace", 0) if routed else layers
+    name = meta.get("name") or config.get("_name_or_path") or "custom"
+    if isinstance(name, str) and "/" in name:
+        name = name.rstrip("/").rsplit("/", 1)[1]
+    spec = {
+        "name": name,
+        "hf_repo": "%s/%s" % (meta["org"], meta["name"]) if meta.get("org") else config.get("_name_or_path"),
+        "source": "catalogue" if meta else "config.json",
+        "architecture": config.get("model_type") or "unknown",
+        "attention": "mla" if mla else ("mha" if kv_heads == heads else "gqa"),
+        "layers": layers,
+        "hidden_size": hidden,
+        "intermediate_size": config["intermediate_size"],
+        "attention_heads": heads,
+        "kv_heads": heads if mla else kv_heads,
+        "head_dim": None if mla else head_dim,
+        "q_lora_rank": config.get("q_lora_rank") if mla else None,
+        "kv_lora_rank": config.get("kv_lora_rank") if mla else None,
+        "qk_rope_head_dim": _int_or(config, "qk_rope_head_dim", 64) if mla else None,
+        "qk_nope_head_dim": _int_or(config, "qk_nope_head_dim", 128) if mla else None,
+        "v_head_dim": _int_or(config, "v_head_dim", 128) if mla else None,
+        "attention_bias": bool(config.get("attention_bias", config.get("model_type") == "qwen2")),
+        "moe": routed > 0,
+        "routed_experts": routed,
+        "shared_experts": _int_or(config, "n_shared_experts", 0) if routed else 0,
+        "experts_per_token": _int_or(config, "num_experts_per_tok", 0) if routed else 0,
+        "moe_intermediate_size": _int_or(config, "moe_intermediate_size", 0) if routed else 0,
+        "moe_layer_freq": max(1, _int_or(config, "moe_layer_freq", 1)),
+        "dense_layers": min(dense_layers, layers),
+        "vocab_size": config["vocab_size"],
+        "tie_word_embeddings": bool(config.get("tie_word_embeddings", False)),
+        "native_dtype": _native_dtype(config),
+        "max_context": _int_or(config, "max_position_embeddings", 4096),
+        "mtp_layers": _int_or(config, "num_nextn_predict_layers", 0),
+    }
+    if spec["moe"]:
+        moe_layers = len([i for i in range(layers) if _is_moe_layer(spec, i)])
+        spec["moe_layers"] = moe_layers
+        spec["dense_layers"] = layers - moe_layers
+    else:
+        spec["moe_layers"] = 0
+    breakdown = _param_breakdown(spec)
+    spec["params_breakdown"] = breakdown
+    spec["params_total"] = breakdown["total"]
+    spec["params_activated"] = breakdown["activated"]
+    spec["params_mtp"] = breakdown["mtp"]
+    spec["params_total_b"] = meta.get("params_total_b", round(breakdown["total"] / 1e9, 2))
+    spec["params_activated_b"] = meta.get("params_activated_b", round(breakdown["activated"] / 1e9, 2))
+    spec["kv_bytes_per_token_bf16"] = _kv_bytes(spec, 2)
+    return spec
+
+
+def _is_moe_layer(spec, index):
+    return spec["routed_experts"] > 0 and index >= spec["dense_layers"] and index % spec["moe_layer_freq"] == 0
+
+
+def _attention_params(spec):
+    """(split, replicated_under_tp, kv_projection) parameter counts of one attention block."""
+    h = spec["hidden_size"]
+    heads = spec["attention_heads"]
+    if spec["attention"] == "mla":
+        qk = spec["qk_nope_head_dim"] + spec["qk_rope_head_dim"]
+        replicated = h * (spec["kv_lora_rank"] + spec["qk_rope_head_dim"])  # kv_a_proj_with_mqa
+        if spec["q_lora_rank"]:
+            replicated += h * spec["q_lora_rank"]  # q_a_proj
+            split = spec["q_lora_rank"] * heads * qk  # q_b_proj
+        else:
+            split = h * heads * qk  # q_proj
+        split += spec["kv_lora_rank"] * heads * (spec["qk_nope_head_dim"] + spec["v_head_dim"])  # kv_b_proj
+        split += heads * spec["v_head_dim"] * h  # o_proj
+        return split, replicated, 0
+    hd = spec["head_dim"]
+    split = 2 * h * heads * hd  # q_proj + o_proj
+    kv = 2 * h * spec["kv_heads"] * hd  # k_proj + v_proj
+    return split, 0, kv
+
+
+def _small_params(spec, moe_layer):
+    """Norms, biases and router weights of one layer: never quantised, replicated under TP."""
+    h = spec["hidden_size"]
+    small = 2 * h  # input_layernorm + post_attention_layernorm
+    if spec["attention"] == "mla":
+        small += spec["kv_lora_rank"] + (spec["q_lora_rank"] or 0)
+    elif spec["attention_bias"]:
+        small += (spec["attention_heads"] + 2 * spec["kv_heads"]) * spec["head_dim"]
+    if moe_layer:
+        small += h * spec["routed_experts"]  # router gate
+    return small
+
+
+def _layer_params(spec, index):
+    moe_layer = _is_moe_layer(spec, index)
+    h = spec["hidden_size"]
+    attn_split, attn_repl, attn_kv = _attention_params(spec)
+    if moe_layer:
+        expert = 3 * h * spec["moe_intermediate_size"]
+        mlp = spec["shared_experts"] * expert
+        experts = spec["routed_experts"] * expert
+    else:
+        mlp = 3 * h * spec["intermediate_size"]
+        experts = 0
+    return {
+        "moe": moe_layer, "attn_split": attn_split, "attn_repl": attn_repl, "attn_kv": attn_kv,
+        "mlp": mlp, "experts": experts, "small": _small_params(spec, moe_layer),
+    }
+
+
+def _param_breakdown(spec):
+    h = spec["hidden_size"]
+    embed = spec["vocab_size"] * h
+    lm_head = 0 if spec["tie_word_embeddings"] else embed
+    out = {"embed": embed, "lm_head": lm_head, "attention": 0, "mlp_dense": 0, "experts_shared": 0,
+           "experts_routed": 0, "norms_router_bias": h}
+    activated_routed = 0
+    for i in range(spec["layers"]):
+        layer = _layer_params(spec, i)
+        out["attention"] += layer["attn_split"] + layer["attn_repl"] + layer["attn_kv"]
+        if layer["moe"]:
+            out["experts_shared"] += layer["mlp"]
+            out["experts_routed"] += layer["experts"]
+            activated_routed += layer["experts"] * spec["experts_per_token"] // spec["routed_experts"]
+        else:
+            out["mlp_dense"] += layer["mlp"]
+        out["norms_router_bias"] += layer["small"]
+    total = sum(out.values())
+    mtp = 0
+    if spec["mtp_layers"]:
+        # DeepSeek-V3 MTP module, as stored in the checkpoint (layer 61): one full MoE decoder
+        # layer, enorm + hnorm + shared_head.norm, eh_proj (2h x h), plus its own copies of
+        # embed_tokens and shared_head.head.
+        layer = _layer_params(spec, spec["layers"])
+        per = (layer["attn_split"] + layer["attn_repl"] + layer["attn_kv"] + layer["mlp"] + layer["experts"] + layer["small"]
+               + 3 * h + 2 * h * h + embed + (lm_head or embed))
+        mtp = per * spec["mtp_layers"]
+    out["total"] = total
+    out["activated"] = total - out["experts_routed"] + activated_routed
+    out["mtp"] = mtp
+    out["total_with_mtp"] = total + mtp
+    return out
+
+
+def model_spec(model):
+    """Normalised architecture dict of a catalogue name, a config.json dict or a model_spec result."""
+    if isinstance(model, dict):
+        if "num_hidden_layers" in model:
+            return _spec_from_config(copy.deepcopy(dict(model)))
+        if "layers" in model and "attention" in model and "params_breakdown" in model:
+            return copy.deepcopy(dict(model))
+        raise common.SizingError(
+            "model dict is neither a Hugging Face config.json (needs %s) nor a model_spec result" % ", ".join(_REQUIRED_CONFIG_KEYS),
+            "model", sorted(str(k) for k in model.keys()), list(_REQUIRED_CONFIG_KEYS))
+    if not isinstance(model, str) or not model.strip():
+        raise common._unknown("model", model, model_names())
+    entry = _lookup_model(model)
+    spec = _spec_from_config(copy.deepcopy(entry["config"]), meta=entry)
+    spec["aliases"] = list(entry["aliases"])
+    if "params_mtp_b" in entry:
+        spec["params_mtp_b"] = entry["params_mtp_b"]
+    return spec
+
+
+# ---------------------------------------------------------------------------
+# KV cache per token, per layer (model-wide)
+# ---------------------------------------------------------------------------
+
+def _kv_elems_per_layer(spec):
+    """KV elements stored per token per layer for the whole model (before any split)."""
+    if spec["attention"] == "mla":
+        return spec["kv_lora_rank"] + spec["qk_rope_head_dim"]
+    return 2 * spec["kv_heads"] * spec["head_dim"]
+
+
+def _kv_bytes(spec, dtype_bytes):
+    return _kv_elems_per_layer(spec) * spec["layers"] * dtype_bytes
