@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+import shlex
 
 from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, common, cuda_driver
 
@@ -28,6 +29,7 @@ ENGINES = {
         "image_cuda": "12.8",
         "gpu": True,
         "health_path": "/health",
+        "entrypoint": ["vllm"],
     },
     "sglang": {
         "version": "0.5.4",
@@ -35,15 +37,51 @@ ENGINES = {
         "image_cuda": "12.9",
         "gpu": True,
         "health_path": "/health",
+        "entrypoint": ["python3", "-m", "sglang.launch_server"],
     },
     "llama_cpp": {
         "version": "0.3.16",
         "image": "localhost/onprem-deepseek/llama-cpp:0.3.16",
         "image_cuda": None,
         "gpu": False,
+        # llama.cpp's llama-server; the lab image's llama-cpp-python server differs (LLAMA_CPP_SERVERS).
         "health_path": "/health",
+        "entrypoint": [],
     },
 }
+
+# The two servers the llama_cpp image may run. llama-cpp-python has no /health (its model list answers once
+# loaded) and spells the plan's llama-server flags its own way (None: no equivalent, the flag is dropped).
+LLAMA_CPP_SERVERS = {
+    "llama_server": {"health_path": "/health", "alias_flag": "--alias", "flag_names": {}},
+    "llama_cpp_python": {
+        "health_path": "/v1/models",
+        "alias_flag": "--model_alias",
+        "flag_names": {
+            "--ctx-size": "--n_ctx",
+            "--n-gpu-layers": "--n_gpu_layers",
+            "--parallel": None,
+            "--split-mode": None,
+            "--cache-type-k": None,
+            "--cache-type-v": None,
+            "--threads": "--n_threads",
+            "--batch-size": "--n_batch",
+        },
+    },
+}
+
+# Ray's ports besides the head's --port, fixed so that a firewall can admit them from the cluster network only.
+RAY_PORT_FLAGS = (
+    ("node_manager", "--node-manager-port"),
+    ("object_manager", "--object-manager-port"),
+    ("dashboard_agent_grpc", "--dashboard-agent-grpc-port"),
+    ("dashboard_agent_listen", "--dashboard-agent-listen-port"),
+    ("metrics_export", "--metrics-export-port"),
+    ("runtime_env_agent", "--runtime-env-agent-port"),
+    ("min_worker", "--min-worker-port"),
+    ("max_worker", "--max-worker-port"),
+)
+GPU_ACCESS = ("cdi", "docker_runtime", "none")
 
 
 def engine_names():
@@ -161,14 +199,104 @@ def _engine_args(spec, gpu, quant, kv, plan, max_model_len, concurrency, util, o
     return args
 
 
-def argv(flags):
-    """Render an engine_args dict as a list of command-line strings (True -> bare flag)."""
+def argv(flags, names=None):
+    """Render an engine_args dict as a list of command-line strings (True -> bare flag, False/None -> none).
+
+    `names` renames flags; a name mapped to None drops the flag.
+    """
     out = []
     for flag, value in flags.items():
-        if value is True:
-            out.append(flag)
-        elif value is False or value is None:
+        name = names.get(flag, flag) if names else flag
+        if name is None or value is False or value is None:
             continue
-        else:
-            out.extend([flag, str(value)])
+        out.append(name)
+        if value is not True:
+            out.append(str(value))
     return out
+
+
+def _shell(words):
+    return " ".join(shlex.quote(str(word)) for word in words)
+
+
+def command_line(engine, flags, served_model_name="deepseek", bind_address="127.0.0.1", port=8000, extra_args=None,
+                 model_file="", llama_cpp_server="llama_cpp_python", rank=0, nodes=1, head_address="",
+                 cluster_address="", cluster_interface="", ray_port=6379, ray_ports=None, dp_rpc_port=13345,
+                 sglang_dist_port=5000):
+    """The container entrypoint, arguments and environment of one node of a deployment; see plugins/filter/engine_command.yml."""
+    spec = engine_spec(engine)
+    rank, nodes = int(rank), int(nodes)
+    multi, head = nodes > 1, int(rank) == 0
+    extra = [str(arg) for arg in (extra_args or [])]
+    listen = ["--host", bind_address, "--port", str(port)]
+    entrypoint = list(spec["entrypoint"])
+    health_path = spec["health_path"]
+    if engine == "llama_cpp":
+        if llama_cpp_server not in LLAMA_CPP_SERVERS:
+            raise common._unknown("llama_cpp_server", llama_cpp_server, sorted(LLAMA_CPP_SERVERS))
+        server = LLAMA_CPP_SERVERS[llama_cpp_server]
+        health_path = server["health_path"]
+        args = (["--model", "/models/" + model_file, server["alias_flag"], served_model_name] + listen
+                + argv(flags, server["flag_names"]) + extra)
+    elif engine == "sglang":
+        args = (["--model-path", "/models", "--served-model-name", served_model_name] + listen + argv(flags)
+                + (["--node-rank", str(rank), "--dist-init-addr", "%s:%s" % (head_address, sglang_dist_port)] if multi else [])
+                + extra)
+    else:
+        # Multi-node: with the plan's --data-parallel-size (attention data-parallel) every node runs vllm serve,
+        # the others headless; otherwise Ray on every node and vllm serve on the head (TP in a node, PP across).
+        data_parallel = multi and "--data-parallel-size" in flags
+        ray = multi and not data_parallel
+        dp_args = []
+        if data_parallel:
+            dp_args = ["--data-parallel-address", head_address, "--data-parallel-rpc-port", str(dp_rpc_port)]
+            if not head:
+                local = int(flags.get("--data-parallel-size-local") or 1)
+                dp_args += ["--headless", "--data-parallel-start-rank", str(rank * local)]
+        serve = ["vllm", "serve", "/models", "--served-model-name", served_model_name] + listen + argv(flags) + dp_args + extra
+        ports = ray_ports or {}
+        ray_node = (["--node-ip-address=%s" % cluster_address] + ["%s=%s" % (flag, ports[key]) for key, flag in RAY_PORT_FLAGS if key in ports]
+                    + ["--disable-usage-stats"])
+        if ray and head:
+            ray_head = (["ray", "start", "--head", "--port=%s" % ray_port, "--include-dashboard=false"]
+                        + (["--ray-client-server-port=%s" % ports["ray_client_server"]] if "ray_client_server" in ports else []) + ray_node)
+            entrypoint = ["/bin/bash", "-c"]
+            args = [_shell(ray_head) + " && exec " + _shell(serve)]
+        elif ray:
+            entrypoint = ["ray"]
+            args = ["start", "--block", "--address=%s:%s" % (head_address, ray_port)] + ray_node
+        else:
+            args = serve[1:]
+    env = {}
+    if multi:
+        # Gloo would take the hostname's address (127.0.1.1 on Debian), NCCL perhaps a podman bridge.
+        env = {"GLOO_SOCKET_IFNAME": cluster_interface, "NCCL_SOCKET_IFNAME": cluster_interface}
+        if engine == "vllm":
+            env["VLLM_HOST_IP"] = cluster_address
+    return {"role": "head" if head else "worker", "entrypoint": entrypoint, "args": entrypoint[1:] + args, "env": env,
+            "health_path": health_path}
+
+
+def run_options(entrypoint, model_dir, gpu_access="none", shm_size="1g", env=None):
+    """The container engine's run options (podman and docker spell them alike); see plugins/filter/engine_command.yml.
+
+    GPU engines share the host's IPC namespace (NCCL, CUDA IPC): podman refuses --shm-size with --ipc host
+    ("cannot set shmsize when running in the host IPC Namespace", exit 125), so only the others get a
+    private /dev/shm. --cgroupns private: the engine sees its own cgroup (podman's default on cgroup v2,
+    not on v1, where the host namespace also breaks runc inside a lab host). --entrypoint names one
+    program: docker runs a JSON list literally.
+    """
+    if gpu_access not in GPU_ACCESS:
+        raise common._unknown("gpu_access", gpu_access, list(GPU_ACCESS))
+    options = ["--network", "host", "--cgroupns", "private"]
+    options += ["--ulimit", "memlock=-1:-1", "--ipc", "host"] if gpu_access != "none" else ["--shm-size", str(shm_size)]
+    options += ["--volume", "%s:/models:ro" % model_dir,
+                "--env", "HF_HUB_OFFLINE=1", "--env", "TRANSFORMERS_OFFLINE=1", "--env", "DO_NOT_TRACK=1"]
+    options += ["--env=%s=%s" % (key, value) for key, value in (env or {}).items()]
+    if gpu_access == "cdi":
+        options += ["--device", "nvidia.com/gpu=all"]
+    elif gpu_access == "docker_runtime":
+        options += ["--gpus", "all"]
+    if entrypoint:
+        options += ["--entrypoint", entrypoint[0]]
+    return options
