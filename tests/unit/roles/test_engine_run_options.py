@@ -149,7 +149,7 @@ def _report(stdout):
     """The stand-in's report: {'argv': [...], 'env': [...], 'dev-nvidia0': 'yes', 'rlimit-memlock': '-1:-1', ...}."""
     out = {'argv': [], 'env': []}
     for line in stdout.splitlines():
-        key, _, value = line.partition('=')
+        key, value = line.split('=', 1) if '=' in line else (line, '')
         if key in ('argv', 'env'):
             out[key].append(value)
         else:
