@@ -36,12 +36,7 @@ ROLES = sorted(name for name in os.listdir(ROLES_DIR) if os.path.isdir(os.path.j
 # Roles being edited in parallel (issue 11) while this test was written: their known disagreements are
 # expected failures until those edits merge. Each entry is (test function, role); remove it once the
 # role is fixed (strict=False: a fixed role shows as XPASS, not as a failure).
-XFAIL_BEING_EDITED_IN_PARALLEL = [
-    # inference_model_updated is not in the README's Variables table.
-    ("test_readme_documents_every_variable", "inference"),
-    # No tasks/assert.yml: the input checks are tasks/checks.yml.
-    ("test_assert_tasks_run_first", "preflight"),
-]
+XFAIL_BEING_EDITED_IN_PARALLEL = []
 _XFAIL_REASON = "being edited in parallel; fix after merge"
 
 # The galaxy_info fields every role's meta/main.yml has, no more, no fewer.
