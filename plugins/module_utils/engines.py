@@ -281,7 +281,7 @@ def run_options(entrypoint, model_dir, gpu_access="none", shm_size="1g", env=Non
     """The container engine's run options (podman and docker spell them alike); see plugins/filter/engine_command.yml.
 
     GPU engines share the host's IPC namespace (NCCL, CUDA IPC): podman refuses --shm-size with --ipc host
-    ("cannot set shmsize when running in the host IPC Namespace", exit 125), so only the others get a
+    (podman 4.3: "cannot set shmsize when running in the {host } IPC Namespace", exit 125), so only the others get a
     private /dev/shm. --cgroupns private: the engine sees its own cgroup (podman's default on cgroup v2,
     not on v1, where the host namespace also breaks runc inside a lab host). --entrypoint names one
     program: docker runs a JSON list literally.

@@ -155,12 +155,12 @@ def test_overrides_replace_add_and_remove_plan_flags(tmp_path):
         'inference_engine': 'vllm', 'inference_model_dir': '/m',
         'inference_engine_args_override': {'--max-model-len': 16384, '--kv-cache-dtype': None,
                                            '--enable-prefix-caching': True},
-        'inference_extra_args': ['--disable-log-requests']})
+        'inference_extra_args': ['--disable-log-stats']})
     args = out['l40s-1']['args']
     assert _flag(args, '--max-model-len') == '16384'
     assert '--kv-cache-dtype' not in args
     assert '--enable-prefix-caching' in args
-    assert args[-1] == '--disable-log-requests'
+    assert args[-1] == '--disable-log-stats'
 
 
 def test_llama_cpp_python_translates_the_plan_flag_names_and_needs_no_gpu(tmp_path):
