@@ -44,6 +44,69 @@ PCI_GPU_NAMES = {
 }
 
 
+# NVIDIA device-ID ranges per GPU generation, read from the pci.ids database (version 2026.10.24,
+# https://pci-ids.ucw.cz/read/PC/10de): the chip code in each name (GV100, TU104, GA100, GH100, AD102, GB100,
+# GB110, GR100...) groups the IDs into these blocks. Only display/3D functions are classified (scan() filters
+# by PCI class first), so the audio and NVSwitch functions inside a block do not matter.
+NVIDIA_GENERATIONS = (
+    (0x0000, 0x1dff, 'pre-turing'),   # Maxwell, Pascal, Volta (V100 is 0x1db1-0x1df6) and older
+    (0x1e00, 0x1fff, 'turing'),       # TU10x (T4 is 0x1eb8)
+    (0x2000, 0x20ff, 'ampere'),       # GA100 (A100, A30, A800)
+    (0x2100, 0x21ff, 'turing'),       # TU116/TU117
+    (0x2200, 0x22ff, 'ampere'),       # GA102
+    (0x2300, 0x23ff, 'hopper'),       # GH100 (H100, H200, H20, H800, GH200)
+    (0x2400, 0x25ff, 'ampere'),       # GA103-GA107
+    (0x2600, 0x28ff, 'ada'),          # AD10x (L40S, L40, L20, L4, RTX 40xx)
+    (0x2900, 0x2fff, 'blackwell'),    # GB100/GB102 (B200, GB200), GB20x (RTX PRO 6000, RTX 50xx)
+    (0x3000, 0x30ff, 'rubin'),        # GR100/GR102
+    (0x3100, 0x34ff, 'blackwell'),    # GB110 (B300, GB300), GB112, GB120, GB10B
+)
+# Grace Hopper superchips: Hopper GPUs that, like Blackwell, run only with the open kernel modules.
+GRACE_HOPPER_IDS = ('0x2342', '0x2348')
+# Boards whose NVLink 5 fabric needs the NVLink subnet manager (nvlsm) and libnvsdm besides fabric manager:
+# data-centre Blackwell (GB100 0x29xx: B200, GB200; GB110 0x31xx: B300, GB300).
+NVLINK5_RANGES = ((0x2900, 0x29ff), (0x3100, 0x31ff))
+# NVIDIA: "For cutting-edge platforms such as NVIDIA Grace Hopper or NVIDIA Blackwell, you must use the
+# open-source GPU kernel modules"; the open modules support Turing and later only.
+OPEN_REQUIRED = ('grace-hopper', 'blackwell', 'rubin')
+
+
+def gpu_generation(vendor_id, device_id):
+    """GPU generation of an NVIDIA PCI device ID ('hopper', 'blackwell'...), None for other vendors or bad IDs."""
+    if (vendor_id or '').lower() != '0x10de':
+        return None
+    device = (device_id or '').lower()
+    try:
+        number = int(device, 16)
+    except ValueError:
+        return None
+    if device in GRACE_HOPPER_IDS:
+        return 'grace-hopper'
+    for start, end, generation in NVIDIA_GENERATIONS:
+        if start <= number <= end:
+            return generation
+    return None
+
+
+def nvlink5_board(vendor_id, device_id):
+    """True for the data-centre Blackwell GPUs whose NVLink 5 boards need nvlsm and libnvsdm."""
+    if gpu_generation(vendor_id, device_id) != 'blackwell':
+        return False
+    number = int(device_id, 16)
+    return any(start <= number <= end for start, end in NVLINK5_RANGES)
+
+
+def kernel_module_flavor(generations):
+    """The NVIDIA kernel modules these GPU generations need: 'open' (NVIDIA's default since 560, required on
+    Grace Hopper and Blackwell), or 'proprietary' when a GPU older than Turing is present (the open modules
+    do not drive it); a mix of both cannot be served by one driver."""
+    legacy = 'pre-turing' in generations
+    required = [g for g in generations if g in OPEN_REQUIRED]
+    if legacy and required:
+        return None
+    return 'proprietary' if legacy else 'open'
+
+
 def _read(path, default=None):
     try:
         with open(path) as handle:
@@ -158,16 +221,23 @@ def scan(root='/', pci_ids_paths=('usr/share/misc/pci.ids', 'usr/share/hwdata/pc
             'device_id': dev['device_id'],
             'name': name,
             'known': known,
+            'generation': gpu_generation(dev['vendor_id'], dev['device_id']),
             'driver': dev['driver'],
             'numa_node': dev['numa_node'],
         })
     models = sorted(set(g['name'] for g in gpus))
+    generations = sorted(set(g['generation'] for g in gpus if g['generation']))
+    nvlink5 = any(nvlink5_board(g['vendor_id'], g['device_id']) for g in gpus)
     rdma = rdma_devices(root)
     driver = _read(os.path.join(root, 'sys/module/nvidia/version'))
     return {
         'gpus': gpus,
         'gpu_count': len(gpus),
         'gpu_models': models,
+        'gpu_generations': generations,
+        'nvidia_kernel_flavor': kernel_module_flavor(generations),
+        'nvidia_open_required': any(g in OPEN_REQUIRED for g in generations),
+        'nvlink5': nvlink5,
         'nvswitch_count': nvswitches,
         'rdma_devices': rdma,
         'rdma_link_layers': sorted(set(p['link_layer'] for d in rdma for p in d['ports'])),

@@ -56,11 +56,14 @@ ansible_facts:
       type: dict
       contains:
         gpus:
-          description: One entry per GPU PCI function (address, vendor, vendor_id, device_id, name, known, driver, numa_node).
+          description:
+            - One entry per GPU PCI function (address, vendor, vendor_id, device_id, name, known, generation, driver, numa_node).
+            - C(generation) comes from the NVIDIA device ID (C(pre-turing), C(turing), C(ampere), C(ada), C(hopper),
+              C(grace-hopper), C(blackwell), C(rubin)); null for other vendors.
           type: list
           elements: dict
           sample: [{address: "0000:18:00.0", vendor: nvidia, device_id: "0x2330", name: NVIDIA H100 80GB HBM3, known: true,
-                    driver: null, numa_node: 0, vendor_id: "0x10de"}]
+                    generation: hopper, driver: null, numa_node: 0, vendor_id: "0x10de"}]
         gpu_count:
           description: Number of GPUs.
           type: int
@@ -70,6 +73,25 @@ ansible_facts:
           type: list
           elements: str
           sample: [NVIDIA H100 80GB HBM3]
+        gpu_generations:
+          description: Distinct NVIDIA GPU generations.
+          type: list
+          elements: str
+          sample: [hopper]
+        nvidia_kernel_flavor:
+          description:
+            - The NVIDIA kernel modules these GPUs need, C(open) (NVIDIA's default since 560, the only choice on Grace Hopper
+              and Blackwell, also when no GPU is seen) or C(proprietary) (a GPU older than Turing is present).
+            - Null when the GPUs need both (no single driver serves them).
+          type: str
+          sample: open
+        nvidia_open_required:
+          description: Whether a GPU that runs only with the open kernel modules (Grace Hopper, Blackwell and later) is present.
+          type: bool
+        nvlink5:
+          description: Whether a data-centre Blackwell GPU (B200, B300, GB200, GB300) is present, whose NVLink 5 fabric also
+            needs the NVLink subnet manager (nvlsm) and libnvsdm.
+          type: bool
         nvswitch_count:
           description: NVSwitch chips on the PCI bus (HGX/DGX boards); fabric manager is needed when above 0.
           type: int

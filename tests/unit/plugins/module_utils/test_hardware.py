@@ -125,3 +125,78 @@ def test_every_named_gpu_resolves_in_the_sizing_catalogue(gpu):
     from ansible_collections.onprem.deepseek.plugins.filter.sizing import FilterModule
     spec = FilterModule().filters()['gpu_spec'](gpu)
     assert spec['memory_gib'] > 0
+
+
+# Device IDs and chip names from the pci.ids database, version 2026.10.24 (https://pci-ids.ucw.cz/read/PC/10de).
+@pytest.mark.parametrize('device, generation', [
+    ('0x1db1', 'pre-turing'),    # GV100GL [Tesla V100 SXM2 16GB]
+    ('0x15f8', 'pre-turing'),    # GP100GL [Tesla P100 PCIe 16GB]
+    ('0x1eb8', 'turing'),        # TU104GL [Tesla T4]
+    ('0x20b2', 'ampere'),        # GA100 [A100 SXM4 80GB]
+    ('0x2235', 'ampere'),        # GA102GL [A40]
+    ('0x26b9', 'ada'),           # AD102GL [L40S]
+    ('0x27b8', 'ada'),           # AD104GL [L4]
+    ('0x2330', 'hopper'),        # GH100 [H100 SXM5 80GB]
+    ('0x2335', 'hopper'),        # GH100 [H200 SXM 141GB]
+    ('0x2342', 'grace-hopper'),  # GH100 [GH200 120GB / 480GB]
+    ('0x2348', 'grace-hopper'),  # GH100 [GH200 144G HBM3e]
+    ('0x2901', 'blackwell'),     # GB100 [B200]
+    ('0x2941', 'blackwell'),     # GB100 [HGX GB200]
+    ('0x2bb5', 'blackwell'),     # GB202GL [RTX PRO 6000 Blackwell Server Edition]
+    ('0x3182', 'blackwell'),     # GB110 [B300 SXM6 AC]
+    ('0x3021', 'rubin'),         # GR100 [PCIe Faber]
+])
+def test_gpu_generation_from_the_pci_device_id(device, generation):
+    assert hardware.gpu_generation('0x10de', device) == generation
+
+
+@pytest.mark.parametrize('vendor, device', [('0x1002', '0x74a1'), ('0x10de', 'zz'), ('0x10de', ''), ('0x10de', '0x9000')])
+def test_gpu_generation_unknown(vendor, device):
+    assert hardware.gpu_generation(vendor, device) is None
+
+
+@pytest.mark.parametrize('device, nvlink5', [('0x2901', True), ('0x3182', True), ('0x2bb5', False), ('0x2335', False)])
+def test_nvlink5_boards_are_data_centre_blackwell(device, nvlink5):
+    assert hardware.nvlink5_board('0x10de', device) is nvlink5
+
+
+@pytest.mark.parametrize('generations, flavor', [
+    ([], 'open'), (['hopper'], 'open'), (['ampere', 'ada'], 'open'), (['blackwell'], 'open'),
+    (['pre-turing'], 'proprietary'), (['pre-turing', 'ampere'], 'proprietary'), (['pre-turing', 'blackwell'], None),
+])
+def test_kernel_module_flavor(generations, flavor):
+    assert hardware.kernel_module_flavor(generations) == flavor
+
+
+def test_hgx_h100_board_needs_open_modules_by_default_and_no_nvlink5(hgx):
+    facts = hardware.scan(hgx)
+    assert facts['gpu_generations'] == ['hopper']
+    assert facts['gpus'][0]['generation'] == 'hopper'
+    assert facts['nvidia_kernel_flavor'] == 'open'
+    assert facts['nvidia_open_required'] is False
+    assert facts['nvlink5'] is False
+
+
+def test_hgx_b200_board_requires_open_modules_and_nvlink5(tmp_path):
+    root = str(tmp_path)
+    for i in range(8):
+        _pci(root, '0000:%02x:00.0' % (0x18 + i * 0x10), '0x10de', '0x2901', '0x030200')
+    facts = hardware.scan(root)
+    assert facts['gpu_generations'] == ['blackwell']
+    assert facts['nvidia_open_required'] is True
+    assert facts['nvlink5'] is True
+    assert facts['nvidia_kernel_flavor'] == 'open'
+
+
+def test_v100_host_gets_proprietary_modules(tmp_path):
+    _pci(str(tmp_path), '0000:3b:00.0', '0x10de', '0x1db5', '0x030200')
+    facts = hardware.scan(str(tmp_path))
+    assert facts['gpu_generations'] == ['pre-turing']
+    assert facts['nvidia_kernel_flavor'] == 'proprietary'
+
+
+def test_empty_machine_has_no_generation_and_nvidia_default_flavor(tmp_path):
+    facts = hardware.scan(str(tmp_path))
+    assert facts['gpu_generations'] == []
+    assert facts['nvidia_kernel_flavor'] == 'open'
+    assert facts['nvlink5'] is False
