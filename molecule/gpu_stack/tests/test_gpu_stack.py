@@ -46,7 +46,8 @@ def test_no_kernel_was_pulled_in(host):
 
 def test_apt_pins(host):
     driver = host.file('/etc/apt/preferences.d/onprem-nvidia-driver.pref').content_string
-    assert 'Package: nvidia-smi libcuda1 libnvidia-ml1 libnvidia-cfg1 nvidia-kernel-dkms\n' in driver
+    # No GPU seen: the open modules, NVIDIA's default since 560 (pinned with the driver, not installed in a container).
+    assert 'Package: nvidia-smi libcuda1 libnvidia-ml1 libnvidia-cfg1 nvidia-open-kernel-dkms\n' in driver
     assert 'Pin: version %s.*\nPin-Priority: 1001' % DRIVER[_name(host)] in driver
     assert 'Package: nvidia-persistenced\n' in driver
     cuda = host.file('/etc/apt/preferences.d/onprem-cuda.pref').content_string
@@ -83,10 +84,23 @@ def test_sources_are_signed_and_never_trusted(host):
         dist = host.file('/etc/apt/sources.list.d/onprem-nvidia-distribution.sources').content_string
         assert 'Components: contrib non-free non-free-firmware' in dist
         assert 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' in dist
+        assert 'Suites: bookworm bookworm-updates' in dist
+        # Debian ships driver security updates (535.309.01 for bookworm) only in its security suite.
+        security = host.file('/etc/apt/sources.list.d/onprem-nvidia-distribution-security.sources').content_string
+        assert 'URIs: http://deb.debian.org/debian-security' in security
+        assert 'Suites: bookworm-security' in security
+        assert 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' in security
+        assert 'bookworm-security/non-free' in host.check_output('apt-cache policy nvidia-smi')
 
 
-def test_persistenced_enabled(host):
+def test_persistenced_enabled_with_persistence_mode_on(host):
     assert host.service('nvidia-persistenced').is_enabled
+    drop_in = host.file('/etc/systemd/system/nvidia-persistenced.service.d/onprem-persistence-mode.conf')
+    assert drop_in.mode == 0o644
+    assert 'ExecStart=\nExecStart=/usr/bin/nvidia-persistenced --user nvpd --persistence-mode\n' in drop_in.content_string
+    # What systemd will run: the drop-in's command line, not the package's.
+    exec_start = host.check_output('systemctl show --property=ExecStart nvidia-persistenced')
+    assert '--persistence-mode' in exec_start and '--no-persistence-mode' not in exec_start
 
 
 def test_power_limit_unit(host):
@@ -104,8 +118,8 @@ def test_nouveau_blacklisted(host):
 
 def test_nccl_conf_from_inventory_and_fabric(host):
     lines = [l for l in host.file('/etc/nccl.conf').content_string.splitlines() if not l.startswith('#')]
-    # No RDMA device in a container: IB off, socket interface and the inventory's extra settings.
-    assert lines == ['NCCL_DEBUG=WARN', 'NCCL_IB_DISABLE=1', 'NCCL_SOCKET_IFNAME==eth0']
+    # No RDMA device in a container: nothing switched off system-wide, the socket interface and the inventory's settings.
+    assert lines == ['NCCL_DEBUG=WARN', 'NCCL_SOCKET_IFNAME==eth0']
 
 
 def test_cuda_environment(host):
@@ -173,5 +187,5 @@ def test_container_toolkit_from_debian_says_it_is_not_packaged(host, host_name):
     result = _playbook('negative.yml', {'gpu_stack_role': 'container_toolkit', 'container_toolkit_source': 'distribution'},
                        host_name)
     assert result.returncode != 0
-    assert 'container_toolkit: Debian does not package nvidia-container-toolkit' in result.output
+    assert 'container_toolkit_source is distribution, but Debian does not package nvidia-container-toolkit' in result.output
     assert not host.file('/etc/cdi/nvidia.yaml').exists
