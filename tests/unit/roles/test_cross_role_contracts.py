@@ -1,0 +1,47 @@
+"""Contracts between roles go through public variables, never another role's internals.
+
+Each case templates a role default with the public variable of the role it follows, as Ansible does.
+"""
+
+import os
+import re
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+
+
+def _default(role, name, variables):
+    with open(os.path.join(ROOT, 'roles', role, 'defaults', 'main.yml'), encoding='utf-8') as handle:
+        value = yaml.safe_load(handle)[name]
+    return Templar(loader=DataLoader(), variables=variables).template(trust_as_template(value))
+
+
+@pytest.mark.parametrize('engine', ['podman', 'docker'])
+def test_container_toolkit_follows_the_container_runtime_engine(engine):
+    # Before: a site that set only container_runtime_engine: docker got no nvidia runtime in daemon.json.
+    assert _default('container_toolkit', 'container_toolkit_runtime', {'container_runtime_engine': engine}) == engine
+
+
+def test_container_toolkit_runtime_alone_is_podman():
+    assert _default('container_toolkit', 'container_toolkit_runtime', {}) == 'podman'
+
+
+def test_no_role_reads_another_roles_internal_variables():
+    roles = sorted(os.listdir(os.path.join(ROOT, 'roles')))
+    offenders = []
+    for role in roles:
+        for folder, _dirs, files in os.walk(os.path.join(ROOT, 'roles', role)):
+            for name in files:
+                if not name.endswith(('.yml', '.j2')):
+                    continue
+                path = os.path.join(folder, name)
+                with open(path, encoding='utf-8') as handle:
+                    text = handle.read()
+                for other in roles:
+                    if other != role and re.search(r'\b__%s_' % re.escape(other), text):
+                        offenders.append('%s reads __%s_*' % (os.path.relpath(path, ROOT), other))
+    assert offenders == []
