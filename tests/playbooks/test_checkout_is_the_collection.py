@@ -28,3 +28,17 @@ def test_every_playbook_is_importable_by_fqcn():
     for name in sorted(os.listdir(os.path.join(ROOT, 'playbooks'))):
         if name.endswith('.yml'):
             _run('ansible-playbook', 'onprem.deepseek.' + name[:-4], '--syntax-check', '-i', 'inventories/lab/hosts.yml')
+
+
+def test_site_playbook_on_the_prod_example_passes_syntax_check_and_lists_its_hosts():
+    _run('ansible-playbook', 'onprem.deepseek.site', '--syntax-check', '-i', 'inventories/prod')
+    out = _run('ansible-playbook', 'onprem.deepseek.site', '--list-hosts', '-i', 'inventories/prod')
+    for host in ('ds-v3-h100-1', 'ds-v3-h100-2', 'ds-distill-l40s-1'):
+        assert host in out
+
+
+def test_ssh_host_keys_are_checked_outside_the_labs():
+    # Real sites must verify host keys: only lab inventories / scenarios (molecule/vm) may turn the check off.
+    with open(os.path.join(ROOT, 'ansible.cfg'), encoding='utf-8') as handle:
+        settings = [line.split('=', 1) for line in handle if '=' in line and not line.lstrip().startswith(('#', ';'))]
+    assert not [value for key, value in settings if key.strip() == 'host_key_checking' and value.strip().lower() in ('false', 'no', '0')]
