@@ -14,11 +14,13 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 
-PLAYBOOK = """
+# Both playbooks plan first, then run one task file of the role.
+_PLAN = """
 - hosts: deepseek_inference
   gather_facts: false
   connection: local
@@ -26,7 +28,8 @@ PLAYBOOK = """
     - name: Plan
       ansible.builtin.set_fact:
         preflight_plan: "{{ plan_model | onprem.deepseek.gpu_plan(plan_gpu, **plan_kwargs) }}"
-    - name: Render
+"""
+PLAYBOOK = _PLAN + """    - name: Render
       ansible.builtin.include_role:
         name: onprem.deepseek.inference
         tasks_from: command.yml
@@ -34,6 +37,13 @@ PLAYBOOK = """
       ansible.builtin.debug:
         msg: "{{ {'entrypoint': __inference_entrypoint, 'args': __inference_args, 'run': __inference_run_options,
                   'timeout': __inference_health_timeout | int} | to_json }}"
+"""
+ASSERT_PLAYBOOK = _PLAN + """    - name: Check
+      ansible.builtin.include_role:
+        name: onprem.deepseek.inference
+        tasks_from: assert.yml
+      vars:
+        __inference_assert_early: true
 """
 
 
@@ -69,6 +79,20 @@ def _render(tmp_path, hosts, extra_vars):
     out, result = _run_render(str(tmp_path), inventory, extra_vars)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return out
+
+
+def _check(tmp_path, hosts, extra_vars):
+    """Run the role's input checks (assert.yml) on `hosts`; return the completed process.
+
+    Modules run with this Python: the cluster address check gathers this host's network facts.
+    """
+    inventory = {'all': {'children': {'deepseek_inference': {'hosts': hosts}}}}
+    (tmp_path / 'inventory.json').write_text(json.dumps(inventory))
+    (tmp_path / 'check.yml').write_text(ASSERT_PLAYBOOK)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    cmd = ['ansible-playbook', '-i', str(tmp_path / 'inventory.json'), str(tmp_path / 'check.yml'), '-e', json.dumps(extra_vars)]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def _flag(args, name):

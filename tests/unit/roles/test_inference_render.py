@@ -5,40 +5,8 @@ on localhost-only inventories, with the plan from `onprem.deepseek.gpu_plan`, an
 container entrypoint, arguments and run options it computed. Nothing is started.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from inference_render import _flag, _render  # shared with test_engine_flags_upstream.py and test_engine_run_options.py
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
-
-ASSERT_PLAYBOOK = """
-- hosts: deepseek_inference
-  gather_facts: false
-  connection: local
-  tasks:
-    - name: Plan
-      ansible.builtin.set_fact:
-        preflight_plan: "{{ plan_model | onprem.deepseek.gpu_plan(plan_gpu, **plan_kwargs) }}"
-    - name: Check
-      ansible.builtin.include_role:
-        name: onprem.deepseek.inference
-        tasks_from: assert.yml
-      vars:
-        __inference_assert_early: true
-"""
-
-
-def _playbook(tmp_path, name, extra_vars):
-    """Run a playbook of tmp_path on its inventory.json with this Python for modules (setup reads this host)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-    cmd = ['ansible-playbook', '-i', str(tmp_path / 'inventory.json'), str(tmp_path / name), '-e', json.dumps(extra_vars)]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-
+from inference_render import _check, _flag, _render  # shared with test_engine_flags_upstream.py and test_engine_run_options.py
 
 # Management addresses (ansible_host) differ from the cluster network's: the cluster one must win.
 V3_HOSTS = {'gpu-a': {'ansible_host': '192.168.1.11', 'deepseek_deployment': 'v3',
@@ -120,10 +88,7 @@ def test_vllm_dp_attention_across_two_nodes_runs_headless_workers_without_ray(tm
 def test_multi_node_without_a_cluster_address_fails_naming_the_variable(tmp_path):
     hosts = {'gpu-a': {'deepseek_deployment': 'v3', 'deepseek_cluster_address': '127.0.1.1', 'deepseek_cluster_interface': 'lo'},
              'gpu-b': {'deepseek_deployment': 'v3', 'deepseek_cluster_address': '10.0.0.12'}}
-    inventory = {'all': {'children': {'deepseek_inference': {'hosts': hosts}}}}
-    (tmp_path / 'inventory.json').write_text(json.dumps(inventory))
-    (tmp_path / 'check.yml').write_text(ASSERT_PLAYBOOK)
-    result = _playbook(tmp_path, 'check.yml', dict(V3_VARS, inference_engine='vllm', deepseek_deployment='v3'))
+    result = _check(tmp_path, hosts, dict(V3_VARS, inference_engine='vllm', deepseek_deployment='v3'))
     assert result.returncode != 0
     out = result.stdout
     assert 'inference_cluster_address is 127.0.1.1: the other nodes cannot reach a loopback' in out
