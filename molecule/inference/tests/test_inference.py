@@ -158,14 +158,26 @@ def test_access_logs_rotated_and_kept_six_months(host):
     assert host.run('logrotate --debug /etc/logrotate.d/onprem-deepseek-gateway').rc == 0
 
 
+def _new_container(host, before, seconds):
+    """The id of the engine's container once it differs from `before` ('' or `before` on time-out)."""
+    deadline = time.monotonic() + seconds
+    after = before
+    while time.monotonic() < deadline and after in (before, ''):
+        time.sleep(2)
+        after = host.run("podman inspect --format '{{.Id}}' %s" % SERVICE).stdout.strip()
+    return after
+
+
 # KILL: a crash. TERM: the engine exits 0, which Restart=on-failure left dead (502 until someone acted).
 @pytest.mark.parametrize('signal', ['KILL', 'TERM'])
 def test_engine_that_exits_comes_back(host, ca_file, signal):
     before = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
     host.run('podman kill --signal %s %s' % (signal, SERVICE))
+    # TERM is a graceful shutdown: the old container can still answer for a moment, so waiting
+    # for "serving" alone can see the old one. Wait for a new container first, then for it to serve.
+    after = _new_container(host, before, 120)
+    assert after not in (before, ''), _journal(host)
     _wait_serving(ca_file)
-    after = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
-    assert after != before, _journal(host)
 
 
 def test_hung_engine_is_restarted_by_the_watchdog(host, ca_file):
@@ -176,11 +188,7 @@ def test_hung_engine_is_restarted_by_the_watchdog(host, ca_file):
     state_file = '/var/lib/onprem-deepseek/inference/watchdog-%s.json' % SERVICE
     restarts_before = json.loads(host.file(state_file).content_string).get('restarts', 0) if host.file(state_file).exists else 0
     assert host.run('kill -STOP %s' % pid).rc == 0
-    deadline = time.monotonic() + 240
-    after = before
-    while time.monotonic() < deadline and after in (before, ''):
-        time.sleep(5)
-        after = host.run("podman inspect --format '{{.Id}}' %s" % SERVICE).stdout.strip()
+    after = _new_container(host, before, 240)
     assert after not in (before, ''), _journal(host) + _journal(host, 'deepseek-inference-watchdog')
     _wait_serving(ca_file)
     state = json.loads(host.file(state_file).content_string)
