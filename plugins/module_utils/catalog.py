@@ -267,6 +267,8 @@ MODELS = [
 # which is what vLLM's gpu_memory_utilization and SGLang's mem_fraction_static are fractions of.
 # bandwidth_gbps: peak memory bandwidth in GB/s (10^9 bytes/s) from the vendor datasheet.
 # fp8: native FP8 tensor cores (Ada Lovelace, Hopper, Blackwell, CDNA3).
+# pci: PCI device id -> the name nvidia-smi / amd-smi reports for that board; hardware.scan() names
+#      GPUs from it (ids from the pci.ids database, https://pci-ids.ucw.cz/read/PC/10de and /read/PC/1002).
 _AMPERE_W = ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"]  # fp8 weights run weight-only (Marlin W8A16) on Ampere
 _FP8_W = ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"]
 _KV_NO_FP8 = ["bf16", "fp16"]
@@ -279,6 +281,7 @@ GPUS = [
         "memory_mib": 40960, "bandwidth_gbps": 1555, "fp8": False,
         "weight_dtypes": _AMPERE_W, "kv_dtypes": _KV_NO_FP8,
         "aliases": ["A100-SXM4-40GB", "A100-PCIE-40GB", "A100-40GB", "A100 40GB PCIe"],
+        "pci": {"0x20b0": "NVIDIA A100-SXM4-40GB", "0x20b1": "NVIDIA A100-PCIE-40GB", "0x20f1": "NVIDIA A100-PCIE-40GB"},
     },
     {
         # same datasheet as above (A100 80GB SXM: 2,039 GB/s)
@@ -286,6 +289,7 @@ GPUS = [
         "memory_mib": 81920, "bandwidth_gbps": 2039, "fp8": False,
         "weight_dtypes": _AMPERE_W, "kv_dtypes": _KV_NO_FP8,
         "aliases": ["A100-SXM4-80GB", "A100 80GB PCIe", "A100-80GB", "A100-PCIE-80GB"],
+        "pci": {"0x20b2": "NVIDIA A100-SXM4-80GB", "0x20b5": "NVIDIA A100 80GB PCIe"},
     },
     {
         # A800: export variant of A100 80GB (NVLink 400 GB/s), same memory and bandwidth.
@@ -294,6 +298,7 @@ GPUS = [
         "memory_mib": 81920, "bandwidth_gbps": 2039, "fp8": False,
         "weight_dtypes": _AMPERE_W, "kv_dtypes": _KV_NO_FP8,
         "aliases": ["A800-80G", "A800-SXM4-80GB", "A800 80GB PCIe"],
+        "pci": {"0x20f3": "NVIDIA A800-SXM4-80GB", "0x20f5": "NVIDIA A800 80GB PCIe"},
     },
     {
         # https://www.nvidia.com/en-us/data-center/h100/ (H100 SXM: 80 GB HBM3, 3.35 TB/s); nvidia-smi: 81559 MiB
@@ -301,6 +306,7 @@ GPUS = [
         "memory_mib": 81559, "bandwidth_gbps": 3350, "fp8": True,
         "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H100", "H100-SXM", "H100-SXM5", "H100-SXM5-80GB", "H100 80GB HBM3"],
+        "pci": {"0x2330": "NVIDIA H100 80GB HBM3"},
     },
     {
         # https://www.nvidia.com/en-us/data-center/h100/ (H100 PCIe: 80 GB HBM2e, 2 TB/s)
@@ -308,6 +314,7 @@ GPUS = [
         "memory_mib": 81559, "bandwidth_gbps": 2000, "fp8": True,
         "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H100-PCIE-80G", "H100 PCIe", "H100-PCIe-80GB"],
+        "pci": {"0x2331": "NVIDIA H100 PCIe"},
     },
     {
         # H800: export variant of H100 SXM (reduced NVLink), same memory. https://www.nvidia.cn/data-center/h800/
@@ -315,6 +322,26 @@ GPUS = [
         "memory_mib": 81559, "bandwidth_gbps": 3350, "fp8": True,
         "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H800-80G", "H800 80GB HBM3"],
+        "pci": {"0x2324": "NVIDIA H800"},
+    },
+    {
+        # H100 NVL: 94 GB HBM3, 3.9 TB/s (NVIDIA H100 datasheet, "H100 NVL" column,
+        # https://www.nvidia.com/en-us/data-center/h100/); nvidia-smi: 95830 MiB
+        # (https://github.com/NVIDIA/gpu-admin-tools/issues/4)
+        "name": "H100-NVL", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
+        "memory_mib": 95830, "bandwidth_gbps": 3900, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["H100 NVL", "H100-NVL-94G"],
+        "pci": {"0x2321": "NVIDIA H100 NVL"},
+    },
+    {
+        # H800 PCIe: export variant of H100 PCIe, 80 GB HBM2e, 2 TB/s (https://www.nvidia.cn/data-center/h800/);
+        # memory as H100 PCIe's nvidia-smi total (same board memory; not measured on an H800 PCIe)
+        "name": "H800-PCIe", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
+        "memory_mib": 81559, "bandwidth_gbps": 2000, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["H800 PCIe", "H800-PCIe-80GB"],
+        "pci": {"0x2322": "NVIDIA H800 PCIe"},
     },
     {
         # H20: Hopper, 96 GB HBM3, 4.0 TB/s (NVIDIA HGX H20 product brief); nvidia-smi: 97871 MiB
@@ -322,6 +349,7 @@ GPUS = [
         "memory_mib": 97871, "bandwidth_gbps": 4000, "fp8": True,
         "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H20-96G"],
+        "pci": {"0x2329": "NVIDIA H20"},
     },
     {
         # https://www.nvidia.com/en-us/data-center/h200/ (141 GB HBM3e, 4.8 TB/s); nvidia-smi: 143771 MiB
@@ -329,6 +357,7 @@ GPUS = [
         "memory_mib": 143771, "bandwidth_gbps": 4800, "fp8": True,
         "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H200-141G", "H200-SXM", "H200 141GB HBM3e"],
+        "pci": {"0x2335": "NVIDIA H200"},
     },
     {
         # https://www.nvidia.com/en-us/data-center/l40s/ (48 GB GDDR6, 864 GB/s); nvidia-smi: 46068 MiB
@@ -336,6 +365,16 @@ GPUS = [
         "memory_mib": 46068, "bandwidth_gbps": 864, "fp8": True,
         "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
         "aliases": ["L40S-48G"],
+        "pci": {"0x26b9": "NVIDIA L40S"},
+    },
+    {
+        # https://www.nvidia.com/en-us/data-center/l40/ (48 GB GDDR6, 864 GB/s); memory as L40S's nvidia-smi
+        # total (same 48 GB GDDR6 board; not measured on an L40)
+        "name": "L40", "vendor": "nvidia", "architecture": "ada", "compute_capability": "8.9",
+        "memory_mib": 46068, "bandwidth_gbps": 864, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["L40-48G"],
+        "pci": {"0x26b5": "NVIDIA L40"},
     },
     {
         # L20: Ada, 48 GB GDDR6, 864 GB/s (NVIDIA L20 product brief)
@@ -343,6 +382,7 @@ GPUS = [
         "memory_mib": 46068, "bandwidth_gbps": 864, "fp8": True,
         "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
         "aliases": ["L20-48G"],
+        "pci": {"0x26ba": "NVIDIA L20"},
     },
     {
         # https://www.nvidia.com/en-us/geforce/graphics-cards/40-series/rtx-4090/ (24 GB GDDR6X, 1,008 GB/s); nvidia-smi: 24564 MiB
@@ -350,6 +390,7 @@ GPUS = [
         "memory_mib": 24564, "bandwidth_gbps": 1008, "fp8": True,
         "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
         "aliases": ["RTX-4090", "GeForce RTX 4090", "4090"],
+        "pci": {"0x2684": "NVIDIA GeForce RTX 4090"},
     },
     {
         # https://www.nvidia.com/en-us/data-center/hgx/ (HGX B200: 1,440 GB for 8 GPUs = 180 GB each, 7.7 TB/s); nvidia-smi: 183359 MiB
@@ -357,6 +398,7 @@ GPUS = [
         "memory_mib": 183359, "bandwidth_gbps": 7700, "fp8": True,
         "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
         "aliases": ["B200-180G"],
+        "pci": {"0x2901": "NVIDIA B200"},
     },
     {
         # https://www.amd.com/en/products/accelerators/instinct/mi300/mi300x.html (192 GB HBM3, 5.3 TB/s);
@@ -365,6 +407,7 @@ GPUS = [
         "memory_mib": 196288, "bandwidth_gbps": 5300, "fp8": True,
         "weight_dtypes": ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"], "kv_dtypes": _KV_FP8,
         "aliases": ["MI300X-192G", "Instinct MI300X", "AMD Instinct MI300X OAM"],
+        "pci": {"0x74a1": "AMD Instinct MI300X"},
     },
 ]
 

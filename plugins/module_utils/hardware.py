@@ -10,6 +10,8 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 
+from ansible_collections.onprem.deepseek.plugins.module_utils import catalog
+
 VENDORS = {'0x10de': 'nvidia', '0x1002': 'amd'}
 
 # PCI class codes (PCI Code and ID Assignment Specification, class 03h display controllers):
@@ -18,30 +20,12 @@ GPU_CLASSES = ('0x0300', '0x0302', '0x0380')
 # NVSwitch chips enumerate as NVIDIA "bridge, other" (class 0x0680) on HGX/DGX boards.
 NVSWITCH_CLASS = '0x0680'
 
-# PCI device IDs -> the name nvidia-smi / amd-smi reports, so the sizing catalogue resolves it.
-# Source: the pci.ids database (https://pci-ids.ucw.cz/read/PC/10de, /read/PC/1002).
-PCI_GPU_NAMES = {
-    ('0x10de', '0x20b0'): 'NVIDIA A100-SXM4-40GB',
-    ('0x10de', '0x20b1'): 'NVIDIA A100-PCIE-40GB',
-    ('0x10de', '0x20f1'): 'NVIDIA A100-PCIE-40GB',
-    ('0x10de', '0x20b2'): 'NVIDIA A100-SXM4-80GB',
-    ('0x10de', '0x20b5'): 'NVIDIA A100 80GB PCIe',
-    ('0x10de', '0x20f3'): 'NVIDIA A800-SXM4-80GB',
-    ('0x10de', '0x20f5'): 'NVIDIA A800 80GB PCIe',
-    ('0x10de', '0x2324'): 'NVIDIA H800',
-    ('0x10de', '0x2322'): 'NVIDIA H800 PCIe',
-    ('0x10de', '0x2330'): 'NVIDIA H100 80GB HBM3',
-    ('0x10de', '0x2331'): 'NVIDIA H100 PCIe',
-    ('0x10de', '0x2321'): 'NVIDIA H100 NVL',
-    ('0x10de', '0x2335'): 'NVIDIA H200',
-    ('0x10de', '0x2329'): 'NVIDIA H20',
-    ('0x10de', '0x26b9'): 'NVIDIA L40S',
-    ('0x10de', '0x26b5'): 'NVIDIA L40',
-    ('0x10de', '0x26ba'): 'NVIDIA L20',
-    ('0x10de', '0x2684'): 'NVIDIA GeForce RTX 4090',
-    ('0x10de', '0x2901'): 'NVIDIA B200',
-    ('0x1002', '0x74a1'): 'AMD Instinct MI300X',
-}
+# PCI (vendor, device) -> the name nvidia-smi / amd-smi reports, and the catalogue GPU it is. Read from
+# the catalogue's `pci` field: one GPU table, so every GPU scan() names is one the sizing plan knows.
+PCI_VENDOR_IDS = dict((vendor, vid) for vid, vendor in VENDORS.items())
+PCI_GPUS = dict(((PCI_VENDOR_IDS[gpu['vendor']], device), (name, gpu['name']))
+                for gpu in catalog.GPUS for device, name in gpu.get('pci', {}).items())
+PCI_GPU_NAMES = dict((key, value[0]) for key, value in PCI_GPUS.items())
 
 
 # NVIDIA device-ID ranges per GPU generation, read from the pci.ids database (version 2026.10.24,
@@ -210,7 +194,7 @@ def scan(root='/', pci_ids_paths=('usr/share/misc/pci.ids', 'usr/share/hwdata/pc
             continue
         if vendor is None or klass not in GPU_CLASSES:
             continue
-        name = PCI_GPU_NAMES.get((dev['vendor_id'], dev['device_id']))
+        name, catalog_name = PCI_GPUS.get((dev['vendor_id'], dev['device_id']), (None, None))
         known = name is not None
         if name is None:
             name = _pci_db_name(dev['vendor_id'], dev['device_id'], ids_paths) or '%s device %s' % (vendor.upper(), dev['device_id'])
@@ -221,6 +205,7 @@ def scan(root='/', pci_ids_paths=('usr/share/misc/pci.ids', 'usr/share/hwdata/pc
             'device_id': dev['device_id'],
             'name': name,
             'known': known,
+            'catalog_gpu': catalog_name,
             'generation': gpu_generation(dev['vendor_id'], dev['device_id']),
             'driver': dev['driver'],
             'numa_node': dev['numa_node'],
@@ -234,6 +219,7 @@ def scan(root='/', pci_ids_paths=('usr/share/misc/pci.ids', 'usr/share/hwdata/pc
         'gpus': gpus,
         'gpu_count': len(gpus),
         'gpu_models': models,
+        'gpu_catalog_models': sorted(set(g['catalog_gpu'] or g['name'] for g in gpus)),
         'gpu_generations': generations,
         'nvidia_kernel_flavor': kernel_module_flavor(generations),
         'nvidia_open_required': any(g in OPEN_REQUIRED for g in generations),

@@ -57,12 +57,16 @@ ansible_facts:
       contains:
         gpus:
           description:
-            - One entry per GPU PCI function (address, vendor, vendor_id, device_id, name, known, generation, driver, numa_node).
+            - One entry per GPU PCI function (address, vendor, vendor_id, device_id, name, known, catalog_gpu, generation, driver,
+              numa_node).
+            - C(known) is true when the sizing catalogue lists the device ID; C(catalog_gpu) is then the catalogue's name
+              for it (what C(deepseek_gpu) and the plan take), else null.
             - C(generation) comes from the NVIDIA device ID (C(pre-turing), C(turing), C(ampere), C(ada), C(hopper),
               C(grace-hopper), C(blackwell), C(rubin)); null for other vendors.
           type: list
           elements: dict
           sample: [{address: "0000:18:00.0", vendor: nvidia, device_id: "0x2330", name: NVIDIA H100 80GB HBM3, known: true,
+                    catalog_gpu: H100-80G,
                     generation: hopper, driver: null, numa_node: 0, vendor_id: "0x10de"}]
         gpu_count:
           description: Number of GPUs.
@@ -73,6 +77,11 @@ ansible_facts:
           type: list
           elements: str
           sample: [NVIDIA H100 80GB HBM3]
+        gpu_catalog_models:
+          description: Distinct GPUs by their sizing-catalogue name (the board name where the catalogue does not list it).
+          type: list
+          elements: str
+          sample: [H100-80G]
         gpu_generations:
           description: Distinct NVIDIA GPU generations.
           type: list

@@ -45,3 +45,21 @@ def test_no_role_reads_another_roles_internal_variables():
                     if other != role and re.search(r'\b__%s_' % re.escape(other), text):
                         offenders.append('%s reads __%s_*' % (os.path.relpath(path, ROOT), other))
     assert offenders == []
+
+
+def _yaml(*parts):
+    with open(os.path.join(ROOT, *parts), encoding='utf-8') as handle:
+        return yaml.safe_load(handle)
+
+
+def test_engine_names_in_the_roles_are_the_engine_tables():
+    # One engine table (plugins/module_utils/engines.py): the names the roles must still spell out for
+    # argument-spec validation and their input checks are the table's, and the GPU ones are those it marks gpu.
+    from ansible_collections.onprem.deepseek.plugins.module_utils import engines
+    names = sorted(engines.ENGINES)
+    gpu = sorted(name for name, spec in engines.ENGINES.items() if spec['gpu'])
+    for role, variable in (('inference', 'inference_engine'), ('preflight', 'preflight_engine')):
+        spec = _yaml('roles', role, 'meta', 'argument_specs.yml')['argument_specs']['main']['options'][variable]
+        assert sorted(spec['choices']) == names, (role, variable)
+    assert sorted(_yaml('roles', 'inference', 'vars', 'main.yml')['__inference_engines']) == names
+    assert sorted(_yaml('roles', 'preflight', 'vars', 'main.yml')['__preflight_gpu_engines']) == gpu

@@ -200,3 +200,30 @@ def test_empty_machine_has_no_generation_and_nvidia_default_flavor(tmp_path):
     assert facts['gpu_generations'] == []
     assert facts['nvidia_kernel_flavor'] == 'open'
     assert facts['nvlink5'] is False
+
+
+# One GPU table: the PCI ids live in the sizing catalogue (catalog.GPUS[*]['pci']); hardware.scan() reads them
+# from there. Every name scan() can report resolves, through the plan's own lookup, to the entry holding its id.
+def test_every_pci_name_resolves_to_the_catalogue_entry_that_lists_it():
+    from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, gpu_specs
+    seen = {}
+    for gpu in catalog.GPUS:
+        for device, name in gpu.get('pci', {}).items():
+            key = (hardware.PCI_VENDOR_IDS[gpu['vendor']], device)
+            assert key not in seen, '%s listed by %s and %s' % (key, seen.get(key), gpu['name'])
+            seen[key] = gpu['name']
+            assert gpu_specs.gpu_spec(name)['name'] == gpu['name'], name
+    assert seen == dict((key, value[1]) for key, value in hardware.PCI_GPUS.items())
+    # every catalogue GPU can be recognised on the PCI bus
+    assert sorted(set(seen.values())) == sorted(g['name'] for g in catalog.GPUS)
+
+
+@pytest.mark.parametrize('device, catalog_gpu', [
+    ('0x2321', 'H100-NVL'),    # pci.ids: GH100 [H100 NVL]
+    ('0x2322', 'H800-PCIe'),   # pci.ids: GH100 [H800 PCIe]
+    ('0x26b5', 'L40'),         # pci.ids: AD102GL [L40]
+])
+def test_boards_without_a_catalogue_entry_before_now_are_known(tmp_path, device, catalog_gpu):
+    _pci(str(tmp_path), '0000:18:00.0', '0x10de', device, '0x030200')
+    gpu = hardware.scan(str(tmp_path))['gpus'][0]
+    assert gpu['known'] and gpu['catalog_gpu'] == catalog_gpu
