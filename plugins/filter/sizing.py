@@ -4,7 +4,7 @@
 """Sizing filters of onprem.deepseek; each filter is documented in the sidecar <name>.yml beside this file.
 
 Thin wrappers: the logic lives in plugins/module_utils (models, gpu_specs, weights, kvcache, layout, hugepages,
-queueing, report, engines).
+queueing, report, engines, deployment).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.onprem.deepseek.plugins.module_utils import common, engines, gpu_specs, kvcache, layout, models, queueing, report, weights
+from ansible_collections.onprem.deepseek.plugins.module_utils import common, deployment, engines, gpu_specs, kvcache, layout, models, queueing, report, weights
 # the module under another name: this file's filter function is called hugepages
 from ansible_collections.onprem.deepseek.plugins.module_utils import hugepages as hugepages_utils
 
@@ -60,6 +60,18 @@ def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=layout.DEFAU
                            overhead_gib=overhead_gib, dp_attention=dp_attention, engine=engine)
 
 
+def deployment_plan(settings, hosts=1):
+    return deployment.deployment_plan(settings, hosts=hosts)
+
+
+def deployment_hosts(hosts, hostvars, deployment_name=deployment.DEFAULT_DEPLOYMENT):
+    host_deployments = {}
+    for host in hosts or []:
+        variables = hostvars[host]
+        host_deployments[host] = variables.get("deepseek_deployment") if "deepseek_deployment" in variables else None
+    return deployment.deployment_hosts(host_deployments, deployment_name)
+
+
 def hugepages(size, page_size="2M", ram_total_gib=None, max_fraction=0.5):
     return hugepages_utils.hugepages(size, page_size=page_size, ram_total_gib=ram_total_gib, max_fraction=max_fraction)
 
@@ -102,6 +114,8 @@ FILTERS = {
     "weights_gib": weights_gib,
     "kv_bytes_per_token": kv_bytes_per_token,
     "gpu_plan": gpu_plan,
+    "deployment_plan": deployment_plan,
+    "deployment_hosts": deployment_hosts,
     "hugepages": hugepages,
     "replicas_for_load": replicas_for_load,
     "plan_svg": plan_svg,

@@ -36,3 +36,31 @@ def test_plan_that_does_not_fit_fails_with_the_smallest_hardware(tmp_path):
     assert result.returncode != 0, result.output
     assert 'does not fit' in result.output
     assert '2 node(s) x 8 x H100-80G (TP8 x PP2)' in result.output
+
+
+def _run(tmp_path, playbook, *extra):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
+    cmd = ['ansible-playbook', playbook, '-i', 'inventories/prod', '-e', 'deepseek_plan_report_dir=%s' % tmp_path] + list(extra)
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    result.output = result.stdout + result.stderr
+    return result
+
+
+ONE_PLAN = os.path.join(ROOT, 'tests', 'playbooks', 'files', 'one_plan.yml')
+
+
+def test_report_and_deployment_are_one_plan(tmp_path):
+    # Before: overhead reached only the report, llama_cpp planned in one copy only, and hosts without
+    # deepseek_deployment counted in the report but not at deploy time.
+    result = _run(tmp_path, ONE_PLAN)
+    assert result.returncode == 0, result.output
+    assert 'ok=' in result.stdout and 'failed=0' in result.stdout
+
+
+def test_one_plan_with_the_settings_the_copies_disagreed_on(tmp_path):
+    # overhead, DP attention and an engine only one copy planned: the same plan on both sides
+    result = _run(tmp_path, ONE_PLAN, '-e', 'deepseek_overhead_gib=6', '-e', 'deepseek_engine=llama_cpp',
+                  '-e', 'deepseek_plan_fail_on_misfit=false')
+    assert result.returncode == 0, result.output
+    report = (tmp_path / 'plan.md').read_text()
+    assert '| 6.0 |' in report or '| 6 |' in report, report
