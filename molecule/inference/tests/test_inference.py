@@ -210,6 +210,19 @@ def test_mistyped_settings_fail_before_anything_changes(host):
     assert host.file('/etc/nginx/conf.d/onprem-deepseek.conf').sha256sum == conf
 
 
+def test_serving_host_of_an_os_family_the_serving_roles_cannot_install_is_refused(host):
+    # The serving roles are apt-only: a RHEL-family serving host is refused by preflight with that reason
+    # (simulated by declaring Debian unsupported), before anything changes.
+    before = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
+    result = _converge({'preflight_serving_os_families': ['RedHat']})
+    assert result.returncode != 0
+    text = ' '.join(result.output.split())
+    assert 'the serving roles (container_runtime, model_store, gateway) install with apt only' in text
+    assert '(Debian family) can be prepared (os_tuning, nvidia_driver, cuda) but cannot serve' in text
+    assert 'Serve DeepSeek' not in text
+    assert host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE) == before
+
+
 def test_broken_upgrade_leaves_the_old_version_serving(host, ca_file):
     result = _converge({'inference_image': 'localhost/onprem-deepseek/llama-cpp:broken', 'inference_health_timeout_base': 20})
     assert result.returncode != 0
