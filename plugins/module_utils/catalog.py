@@ -266,7 +266,7 @@ MODELS = [
 # memory_mib: total memory as `nvidia-smi --query-gpu=memory.total` (or rocm-smi) reports it,
 # which is what vLLM's gpu_memory_utilization and SGLang's mem_fraction_static are fractions of.
 # bandwidth_gbps: peak memory bandwidth in GB/s (10^9 bytes/s) from the vendor datasheet.
-# fp8: native FP8 tensor cores (Ada Lovelace, Hopper, Blackwell, CDNA3).
+# fp8: native FP8 tensor cores (Ada Lovelace, Hopper, Blackwell, CDNA3, CDNA4); none on Volta or Ampere.
 # pci: PCI device id -> the name nvidia-smi / amd-smi reports for that board; hardware.scan() names
 #      GPUs from it (ids from the pci.ids database, https://pci-ids.ucw.cz/read/PC/10de and /read/PC/1002).
 _AMPERE_W = ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"]  # fp8 weights run weight-only (Marlin W8A16) on Ampere
@@ -408,6 +408,129 @@ GPUS = [
         "weight_dtypes": ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"], "kv_dtypes": _KV_FP8,
         "aliases": ["MI300X-192G", "Instinct MI300X", "AMD Instinct MI300X OAM"],
         "pci": {"0x74a1": "AMD Instinct MI300X"},
+    },
+    # Entries below: PCI ids from pci.ids version 2026.08.22 (https://github.com/pciutils/pciids, pci.ids;
+    # https://pci-ids.ucw.cz/read/PC/10de and /read/PC/1002), the bracketed name quoted beside each.
+    {
+        # H20 with 141 GB HBM3e; nvidia-smi names it "NVIDIA H20-3e" (https://github.com/NVIDIA/nvbandwidth/issues/48).
+        # nvidia-smi: 143771 MiB (public benchmark notes from 8x H20-3e hosts, found by GitHub code search; the H200's
+        # total too). 4.8 TB/s: NVIDIA's figure as quoted in nvbandwidth#48; NVIDIA publishes no H20 datasheet.
+        # pci.ids 0x232c: GH100 [H20 HBM3e].
+        "name": "H20-141G", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
+        "memory_mib": 143771, "bandwidth_gbps": 4800, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["H20-3e", "H20 HBM3e"],
+        "pci": {"0x232c": "NVIDIA H20-3e"},
+    },
+    {
+        # https://www.nvidia.com/en-us/data-center/h200/ (H200 NVL: 141 GB HBM3e, 4.8 TB/s); nvidia-smi
+        # --query-gpu=name,memory.total: "NVIDIA H200 NVL, 143771 MiB" (a public GitHub setup guide for an NCHC cloud
+        # H200 NVL VM, found by code search). pci.ids 0x233b: GH100 [H200 NVL].
+        "name": "H200-NVL", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
+        "memory_mib": 143771, "bandwidth_gbps": 4800, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["H200 NVL", "H200-NVL-141G"],
+        "pci": {"0x233b": "NVIDIA H200 NVL"},
+    },
+    {
+        # B300 (Blackwell Ultra, HGX B300): 288 GB HBM3e, 8 TB/s per GPU (NVIDIA HGX B300 specifications,
+        # https://www.nvidia.com/en-us/data-center/hgx/); nvidia-smi: "NVIDIA B300 SXM6 AC, 275040 MiB", compute
+        # capability 10.3 (public benchmark logs from AWS p6-b300 hosts). pci.ids 0x3182: GB110 [B300 SXM6 AC].
+        "name": "B300", "vendor": "nvidia", "architecture": "blackwell", "compute_capability": "10.3",
+        "memory_mib": 275040, "bandwidth_gbps": 8000, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["B300 SXM6 AC", "B300-SXM6", "B300-288G"],
+        "pci": {"0x3182": "NVIDIA B300 SXM6 AC"},
+    },
+    {
+        # GB200, one Blackwell GPU of a Grace Blackwell superchip: GB200 NVL72 has 72 GPUs and 576 TB/s of HBM3e
+        # bandwidth = 8 TB/s per GPU (https://www.nvidia.com/en-us/data-center/gb200-nvl72/); nvidia-smi table:
+        # "NVIDIA GB200 ... 0MiB / 189471MiB", compute capability 10.0 (sgl-project/sglang#11208 environment dump).
+        # pci.ids 0x2941: GB100 [HGX GB200].
+        "name": "GB200", "vendor": "nvidia", "architecture": "blackwell", "compute_capability": "10.0",
+        "memory_mib": 189471, "bandwidth_gbps": 8000, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["GB200-NVL72", "GB200 NVL72"],
+        "pci": {"0x2941": "NVIDIA GB200"},
+    },
+    {
+        # 96 GB GDDR7, 512-bit at 28 Gbps = 1,792 GB/s, the same memory on all three RTX PRO 6000 editions (GTC 2025
+        # announcement as reported in the press; not checked against the Server Edition datasheet); nvidia-smi: "NVIDIA RTX PRO 6000
+        # Blackwell Server Edition, 97887 MiB", compute capability 12.0 (public cloud-rental logs).
+        # pci.ids 0x2bb5: GB202GL [RTX PRO 6000 Blackwell Server Edition]; lspci -nn in public logs: [10de:2bb5].
+        "name": "RTX-PRO-6000-SE", "vendor": "nvidia", "architecture": "blackwell", "compute_capability": "12.0",
+        "memory_mib": 97887, "bandwidth_gbps": 1792, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["RTX PRO 6000 Blackwell Server Edition", "RTX-PRO-6000-Server", "RTXPRO6000-SE"],
+        "pci": {"0x2bb5": "NVIDIA RTX PRO 6000 Blackwell Server Edition"},
+    },
+    {
+        # https://www.nvidia.com/en-us/geforce/graphics-cards/50-series/rtx-5090/ (32 GB GDDR7, 1,792 GB/s);
+        # nvidia-smi: "NVIDIA GeForce RTX 5090, 32607 MiB", compute capability 12.0. pci.ids 0x2b85: GB202 [GeForce RTX 5090].
+        "name": "RTX5090", "vendor": "nvidia", "architecture": "blackwell", "compute_capability": "12.0",
+        "memory_mib": 32607, "bandwidth_gbps": 1792, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["RTX-5090", "GeForce RTX 5090", "5090"],
+        "pci": {"0x2b85": "NVIDIA GeForce RTX 5090"},
+    },
+    {
+        # https://www.nvidia.com/en-us/data-center/l4/ (24 GB GDDR6, 300 GB/s); nvidia-smi: 23034 MiB
+        # (https://github.com/modal-labs/modal-client/pull/2797). pci.ids 0x27b8: AD104GL [L4].
+        "name": "L4", "vendor": "nvidia", "architecture": "ada", "compute_capability": "8.9",
+        "memory_mib": 23034, "bandwidth_gbps": 300, "fp8": True,
+        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "aliases": ["L4-24G"],
+        "pci": {"0x27b8": "NVIDIA L4"},
+    },
+    {
+        # https://www.nvidia.com/en-us/design-visualization/rtx-a6000/ (48 GB GDDR6, 768 GB/s); nvidia-smi:
+        # "NVIDIA RTX A6000, 49140 MiB", compute capability 8.6. pci.ids 0x2230: GA102GL [RTX A6000].
+        "name": "RTX-A6000", "vendor": "nvidia", "architecture": "ampere", "compute_capability": "8.6",
+        "memory_mib": 49140, "bandwidth_gbps": 768, "fp8": False,
+        "weight_dtypes": _AMPERE_W, "kv_dtypes": _KV_NO_FP8,
+        "aliases": ["RTX A6000", "A6000", "RTXA6000-48G"],
+        "pci": {"0x2230": "NVIDIA RTX A6000"},
+    },
+    {
+        # https://www.nvidia.com/en-us/data-center/products/a10-gpu/ (24 GB GDDR6, 600 GB/s); nvidia-smi: 23028 MiB
+        # (https://github.com/modal-labs/modal-client/pull/2797). pci.ids 0x2236: GA102GL [A10].
+        "name": "A10", "vendor": "nvidia", "architecture": "ampere", "compute_capability": "8.6",
+        "memory_mib": 23028, "bandwidth_gbps": 600, "fp8": False,
+        "weight_dtypes": _AMPERE_W, "kv_dtypes": _KV_NO_FP8,
+        "aliases": ["A10-24G"],
+        "pci": {"0x2236": "NVIDIA A10"},
+    },
+    {
+        # https://www.nvidia.com/en-us/data-center/v100/ (V100 SXM2/PCIe 32 GB HBM2, 900 GB/s); nvidia-smi table:
+        # "Tesla V100-SXM2... 308MiB / 32768MiB" (https://github.com/Wan-Video/Wan2.1/issues/5, driver 525).
+        # Volta (7.0): no BF16 and no FP8, and vLLM's FP8 Marlin needs Ampere, so neither is a weight dtype here.
+        # pci.ids 0x1db5: GV100GL [Tesla V100 SXM2 32GB]; 0x1db6: GV100GL [Tesla V100 PCIe 32GB].
+        "name": "V100-32G", "vendor": "nvidia", "architecture": "volta", "compute_capability": "7.0",
+        "memory_mib": 32768, "bandwidth_gbps": 900, "fp8": False,
+        "weight_dtypes": ["fp16", "int8", "awq", "gptq", "gguf"], "kv_dtypes": ["fp16"],
+        "aliases": ["V100-SXM2-32GB", "V100-PCIE-32GB", "Tesla V100 32GB"],
+        "pci": {"0x1db5": "Tesla V100-SXM2-32GB", "0x1db6": "Tesla V100-PCIE-32GB"},
+    },
+    {
+        # https://www.amd.com/en/products/accelerators/instinct/mi300/mi325x.html (256 GB HBM3E, 6 TB/s). DATASHEET
+        # figure, not an rocm-smi total (none found): 256 GiB = 262144 MiB; MI300X's rocm-smi total sits 0.16 %
+        # below its datasheet 192 GiB, so this is that much optimistic. gfx942 (CDNA3), FP8 as MI300X.
+        # pci.ids 0x74a5: Aqua Vanjaram [Instinct MI325X].
+        "name": "MI325X", "vendor": "amd", "architecture": "cdna3", "compute_capability": "gfx942",
+        "memory_mib": 262144, "bandwidth_gbps": 6000, "fp8": True,
+        "weight_dtypes": ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"], "kv_dtypes": _KV_FP8,
+        "aliases": ["MI325X-256G", "Instinct MI325X", "AMD Instinct MI325X OAM"],
+        "pci": {"0x74a5": "AMD Instinct MI325X"},
+    },
+    {
+        # https://www.amd.com/en/products/accelerators/instinct/mi350/mi355x.html (288 GB HBM3E, 8 TB/s). DATASHEET
+        # figure, not an rocm-smi total (none found): 288 GiB = 294912 MiB (see MI325X). gfx950 (CDNA4) has FP8;
+        # its MXFP4/FP6 formats are not catalogue quants. pci.ids 0x75a3: Aqua Vanjaram [Instinct MI355X].
+        "name": "MI355X", "vendor": "amd", "architecture": "cdna4", "compute_capability": "gfx950",
+        "memory_mib": 294912, "bandwidth_gbps": 8000, "fp8": True,
+        "weight_dtypes": ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"], "kv_dtypes": _KV_FP8,
+        "aliases": ["MI355X-288G", "Instinct MI355X", "AMD Instinct MI355X OAM"],
+        "pci": {"0x75a3": "AMD Instinct MI355X"},
     },
 ]
 

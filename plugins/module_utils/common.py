@@ -61,6 +61,14 @@ def _number(argument, value, minimum=0.0, maximum=None, integer=False, allow_equ
             raise SizingError("%s must be a number, got %r" % (argument, value), argument, value)
     if not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):
         raise SizingError("%s must be a number, got %r" % (argument, value), argument, value)
+    # inf (or '1e999', or an int too large for a float) would overflow the float arithmetic downstream
+    # or turn a loop unbounded: refused here, by name, like any other bad number.
+    try:
+        finite = math.isfinite(float(value))
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise SizingError("%s must be a finite number, got %r" % (argument, value), argument, value)
     if integer and int(value) != value:
         raise SizingError("%s must be a whole number, got %r" % (argument, value), argument, value)
     if (value < minimum) if allow_equal_min else (value <= minimum):
@@ -84,6 +92,8 @@ def parse_size(value, argument="size"):
     if isinstance(value, bool):
         raise SizingError("%s must be a size in bytes or a string like '100GiB', got %r" % (argument, value), argument, value)
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SizingError("%s must be a finite size in bytes, got %r" % (argument, value), argument, value)
         if value < 0:
             raise SizingError("%s must be >= 0, got %r" % (argument, value), argument, value)
         return int(value)

@@ -63,7 +63,9 @@ def test_ambiguous_or_unknown_gpu(filters):
     with pytest.raises(AnsibleFilterError) as err:
         filters["gpu_spec"]("H1000")
     assert str(err.value) == ("onprem.deepseek.gpu_spec: unknown gpu 'H1000'; allowed: A100-40G, A100-80G, A800, H100-80G, H100-PCIe, "
-                              "H800, H100-NVL, H800-PCIe, H20, H200, L40S, L40, L20, RTX4090, B200, MI300X; did you mean H100-80G or H800 or H200?")
+                              "H800, H100-NVL, H800-PCIe, H20, H200, L40S, L40, L20, RTX4090, B200, MI300X, "
+                              "H20-141G, H200-NVL, B300, GB200, RTX-PRO-6000-SE, RTX5090, L4, RTX-A6000, A10, V100-32G, MI325X, MI355X; "
+                              "did you mean H100-80G or H800 or H200?")
     # A100 comes in 40 and 80 GB: the memory must be named
     with pytest.raises(AnsibleFilterError):
         filters["gpu_spec"]("A100")
