@@ -552,14 +552,28 @@ QUANTS = {
     # https://github.com/casper-hansen/AutoAWQ (q_group_size 128, w_bit 4); https://github.com/AutoGPTQ/AutoGPTQ
     "awq": {"bits": 4.0 + 20.0 / 128, "kind": "gpu", "label": "AWQ 4-bit g128"},
     "gptq": {"bits": 4.0 + 20.0 / 128, "kind": "gpu", "label": "GPTQ 4-bit g128"},
-    # GGUF: effective bits per weight of the whole file as published by llama.cpp's quantize tool
-    # (k-quant mixes included): https://github.com/ggml-org/llama.cpp/blob/master/tools/quantize/README.md
+    # GGUF k-quants: effective bits per weight of the whole file (k-quant mix, embeddings and head included), as
+    # published in llama.cpp's https://github.com/ggml-org/llama.cpp/blob/master/tools/quantize/README.md
+    # ("Quantization" table, Llama-3.1-8B, bits/weight): Q8_0 8.5008, Q6_K 6.5633, Q5_K_M 5.7036, Q4_K_M 4.8944,
+    # Q2_K 3.1593. That table has no Q3_K_M row (only Q3_K_S 3.6429, Q3_K_L 4.2979), so the earlier 3.91, which
+    # lies between them, stays; no current llama.cpp file states it.
     "q8_0": {"bits": 8.50, "kind": "gguf", "label": "GGUF Q8_0"},
     "q6_k": {"bits": 6.56, "kind": "gguf", "label": "GGUF Q6_K"},
-    "q5_k_m": {"bits": 5.68, "kind": "gguf", "label": "GGUF Q5_K_M"},
-    "q4_k_m": {"bits": 4.84, "kind": "gguf", "label": "GGUF Q4_K_M"},
+    "q5_k_m": {"bits": 5.70, "kind": "gguf", "label": "GGUF Q5_K_M"},
+    "q4_k_m": {"bits": 4.89, "kind": "gguf", "label": "GGUF Q4_K_M"},
     "q3_k_m": {"bits": 3.91, "kind": "gguf", "label": "GGUF Q3_K_M"},
-    "q2_k": {"bits": 3.35, "kind": "gguf", "label": "GGUF Q2_K"},
+    "q2_k": {"bits": 3.16, "kind": "gguf", "label": "GGUF Q2_K"},
+    # GGUF i-quants: bits per weight of the type itself, from llama.cpp's QUANT_OPTIONS table
+    # https://github.com/ggml-org/llama.cpp/blob/master/tools/quantize/quantize.cpp ("IQ1_S 1.56 bpw", "IQ1_M 1.75 bpw",
+    # "IQ2_XXS 2.06 bpw", "IQ2_XS 2.31 bpw", "IQ3_XXS 3.06 bpw", "IQ4_XS 4.25 bpw"). Not the README's whole-file
+    # Llama-3.1-8B figures (IQ2_XXS 2.3824): there the 128k-vocabulary embeddings and head, kept at higher types,
+    # are an eighth of the weights; in DeepSeek-V3/R1 the routed experts, stored at the type, are nearly all of them.
+    "iq4_xs": {"bits": 4.25, "kind": "gguf", "label": "GGUF IQ4_XS"},
+    "iq3_xxs": {"bits": 3.06, "kind": "gguf", "label": "GGUF IQ3_XXS"},
+    "iq2_xs": {"bits": 2.31, "kind": "gguf", "label": "GGUF IQ2_XS"},
+    "iq2_xxs": {"bits": 2.06, "kind": "gguf", "label": "GGUF IQ2_XXS"},
+    "iq1_m": {"bits": 1.75, "kind": "gguf", "label": "GGUF IQ1_M"},
+    "iq1_s": {"bits": 1.56, "kind": "gguf", "label": "GGUF IQ1_S"},
 }
 
 # Spellings accepted for quantisation names (normalised: lower case, separators removed).
@@ -569,6 +583,7 @@ QUANT_ALIASES = {
     "w8a8int8": "int8", "w8a8": "int8",
     "awq4bit": "awq", "awqmarlin": "awq", "gptq4bit": "gptq", "gptqmarlin": "gptq",
     "q80": "q8_0", "q6k": "q6_k", "q5km": "q5_k_m", "q4km": "q4_k_m", "q3km": "q3_k_m", "q2k": "q2_k",
+    "iq4xs": "iq4_xs", "iq3xxs": "iq3_xxs", "iq2xs": "iq2_xs", "iq2xxs": "iq2_xxs", "iq1m": "iq1_m", "iq1s": "iq1_s",
 }
 
 # KV-cache dtypes: bytes per element.  "auto" = the model's activation dtype (BF16 for every

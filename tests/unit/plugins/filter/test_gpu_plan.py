@@ -191,13 +191,23 @@ def test_gguf_plan_has_llama_cpp_args(filters):
     assert result["command_args"][:2] == ["--ctx-size", "16384"]
 
 
+@pytest.mark.parametrize("quant", ["iq4_xs", "IQ3_XXS", "iq2-xs", "iq2xxs", "IQ1_M", "iq1_s"])
+def test_gguf_iquants_plan_like_q4_k_m(filters, quant):
+    # i-quants are kind "gguf": accepted on every GPU listing "gguf" and served by llama.cpp like q4_k_m
+    result = plan(filters, "DeepSeek-R1-Distill-Qwen-32B", "RTX4090", quant=quant, max_model_len=8192, concurrency=2, engine="llama_cpp")
+    assert result["fits"] is True
+    assert result["quant"].startswith("iq")
+    assert result["engine_args"]["llama_cpp"]["--ctx-size"] == 16384
+    assert result["engine_args"]["vllm"]["--quantization"] == "gguf"
+
+
 @pytest.mark.parametrize("kwargs,message", [
     ({"gpu": "H1000"}, "onprem.deepseek.gpu_plan: unknown gpu 'H1000'; allowed: A100-40G, A100-80G, A800, H100-80G, H100-PCIe, H800, H100-NVL, "
                        "H800-PCIe, H20, H200, L40S, L40, L20, RTX4090, B200, MI300X, "
                        "H20-141G, H200-NVL, B300, GB200, RTX-PRO-6000-SE, RTX5090, L4, RTX-A6000, A10, V100-32G, MI325X, MI355X; "
                        "did you mean H100-80G or H800 or H200?"),
     ({"quant": "int3"}, "onprem.deepseek.gpu_plan: unknown quant 'int3'; allowed: bf16, fp16, fp8, int8, awq, gptq, q8_0, q6_k, q5_k_m, "
-                        "q4_k_m, q3_k_m, q2_k; did you mean int8?"),
+                        "q4_k_m, q3_k_m, q2_k, iq4_xs, iq3_xxs, iq2_xs, iq2_xxs, iq1_m, iq1_s; did you mean int8?"),
     ({"kv_dtype": "fp4"}, "onprem.deepseek.gpu_plan: unknown kv_dtype 'fp4'; allowed: auto, bf16, fp16, fp8, fp8_e4m3, fp8_e5m2; "
                           "did you mean fp8 or fp8_e4m3?"),
     ({"concurrency": -1}, "onprem.deepseek.gpu_plan: concurrency must be >= 0, got -1"),

@@ -67,8 +67,12 @@ def test_v3_fp8_served_vs_on_disk(filters):
     ("fp8", 8.002),
     # 4-bit + FP16 scale + 4-bit zero per group of 128 (AutoAWQ / AutoGPTQ defaults)
     ("awq", 4.1562), ("gptq", 4.1562),
-    # llama.cpp tools/quantize/README.md bits per weight
-    ("q8_0", 8.5), ("q6_k", 6.56), ("q5_k_m", 5.68), ("q4_k_m", 4.84), ("q3_k_m", 3.91), ("q2_k", 3.35),
+    # llama.cpp tools/quantize/README.md "Quantization" table, bits/weight (Q8_0 8.5008, Q6_K 6.5633, Q5_K_M 5.7036,
+    # Q4_K_M 4.8944, Q2_K 3.1593); Q3_K_M has no row there and keeps 3.91
+    ("q8_0", 8.5), ("q6_k", 6.56), ("q5_k_m", 5.70), ("q4_k_m", 4.89), ("q3_k_m", 3.91), ("q2_k", 3.16),
+    # llama.cpp tools/quantize/quantize.cpp QUANT_OPTIONS: "IQ4_XS 4.25 bpw", "IQ3_XXS 3.06 bpw", "IQ2_XS 2.31 bpw",
+    # "IQ2_XXS 2.06 bpw", "IQ1_M 1.75 bpw", "IQ1_S 1.56 bpw"
+    ("iq4_xs", 4.25), ("iq3_xxs", 3.06), ("iq2_xs", 2.31), ("iq2_xxs", 2.06), ("iq1_m", 1.75), ("iq1_s", 1.56),
 ])
 def test_bits_per_weight(filters, quant, bits):
     assert filters["weights_gib"]("DeepSeek-R1-Distill-Llama-8B", quant)["bits_per_weight"] == pytest.approx(bits, abs=0.001)
@@ -82,11 +86,22 @@ def test_quant_spellings(filters):
     assert c["quant"] == "bf16"
 
 
+@pytest.mark.parametrize("spelling,quant", [
+    ("IQ2_XXS", "iq2_xxs"), ("iq2xxs", "iq2_xxs"), ("iq2-xs", "iq2_xs"), ("IQ1_S", "iq1_s"), ("iq1m", "iq1_m"),
+    ("IQ3-XXS", "iq3_xxs"), ("iq4xs", "iq4_xs"),
+])
+def test_iquant_spellings(filters, spelling, quant):
+    result = filters["weights_gib"]("deepseek-v2-lite", spelling)
+    assert result["quant"] == quant
+    assert result["quant_label"] == "GGUF " + quant.upper()
+
+
 def test_quant_typo(filters):
     with pytest.raises(AnsibleFilterError) as err:
         filters["weights_gib"]("deepseek-v3", "fp9")
     assert str(err.value) == ("onprem.deepseek.weights_gib: unknown quant 'fp9'; allowed: bf16, fp16, fp8, int8, awq, gptq, "
-                              "q8_0, q6_k, q5_k_m, q4_k_m, q3_k_m, q2_k; did you mean fp8?")
+                              "q8_0, q6_k, q5_k_m, q4_k_m, q3_k_m, q2_k, iq4_xs, iq3_xxs, iq2_xs, iq2_xxs, iq1_m, iq1_s; "
+                              "did you mean fp8?")
 
 
 def test_bad_keyword(filters):
