@@ -4,7 +4,9 @@ import pytest
 
 HUGEPAGES = 64  # 128MiB (deepseek_hugepages_size in converge.yml) / 2 MiB pages, from the preflight plan
 SYSCTL_FILE = "/etc/sysctl.d/90-onprem-deepseek.conf"
-MODPROBE_FILE = "/etc/modprobe.d/onprem-deepseek-blacklist-nouveau.conf"
+# nvidia_driver owns the nouveau blacklist (converge runs its blacklist_nouveau entry point before os_tuning reboots).
+MODPROBE_FILE = "/etc/modprobe.d/onprem-nvidia-nouveau.conf"
+LEGACY_MODPROBE_FILE = "/etc/modprobe.d/onprem-deepseek-blacklist-nouveau.conf"
 
 
 def test_kernel_cmdline_has_thp_never(host):
@@ -53,6 +55,13 @@ def test_nouveau_blacklisted(host):
     assert "blacklist nouveau" in host.file(MODPROBE_FILE).content_string
     showconfig = host.check_output("modprobe --showconfig")
     assert "blacklist nouveau" in showconfig.splitlines()
+
+
+def test_nouveau_blacklisted_once(host):
+    # One owner: os_tuning writes no second copy (and removes the one earlier releases wrote).
+    assert not host.file(LEGACY_MODPROBE_FILE).exists
+    showconfig = host.check_output("modprobe --showconfig")
+    assert showconfig.splitlines().count("blacklist nouveau") == 1
 
 
 def test_nouveau_blacklist_in_initramfs(host):
