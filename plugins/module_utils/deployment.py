@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.onprem.deepseek.plugins.module_utils import common, layout
 
 # Deployment settings: the inventory variable is deepseek_<key> (docs/inventory.md); the value is its default.
@@ -32,19 +34,15 @@ SETTINGS = {
 
 DEFAULT_DEPLOYMENT = "default"
 
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0", "")
-
 
 def _bool(name, value):
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
+    """Ansible's own boolean rule (yes/no, on/off, true/false, 1/0, y/n, t/f); blank is false."""
+    if _blank(value):
         return False
-    raise common.SizingError("deepseek_%s must be true or false, got %r" % (name, value), name, value)
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise common.SizingError("deepseek_%s must be true or false, got %r" % (name, value), name, value)
 
 
 def _num(name, value, kind):

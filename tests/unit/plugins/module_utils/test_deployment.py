@@ -47,3 +47,10 @@ def test_unknown_setting_and_bad_values_are_named():
 def test_a_checkpoint_path_is_read_on_the_controller(tmp_path):
     with pytest.raises(common.SizingError, match='cannot read'):
         deployment.deployment_plan({'model': str(tmp_path), 'gpu': 'H100-80G'})
+
+
+@pytest.mark.parametrize('value, expected', [('yes', True), ('on', True), ('t', True), (1, True), ('no', False), ('off', False),
+                                             ('f', False), ('', False), (0, False)])
+def test_dp_attention_reads_booleans_as_ansible_does(value, expected):
+    # ansible.module_utils.parsing.convert_bool.boolean's spellings (the same a `| bool` in a role accepts); blank is false
+    assert deployment._bool('dp_attention', value) is expected
