@@ -54,10 +54,10 @@ def kv_bytes_per_token(model, kv_dtype="auto"):
 
 def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=layout.DEFAULT_GPUS_PER_NODE, max_nodes=None,
              max_model_len=None, concurrency=1, gpu_memory_utilization=layout.DEFAULT_GPU_MEMORY_UTILIZATION,
-             overhead_gib=None, dp_attention=False, engine=None):
+             overhead_gib=None, dp_attention=False, engine=None, margin_gib=None, min_kv_gib=None):
     return layout.gpu_plan(model, gpu, quant=quant, kv_dtype=kv_dtype, gpus_per_node=gpus_per_node, max_nodes=max_nodes,
                            max_model_len=max_model_len, concurrency=concurrency, gpu_memory_utilization=gpu_memory_utilization,
-                           overhead_gib=overhead_gib, dp_attention=dp_attention, engine=engine)
+                           overhead_gib=overhead_gib, dp_attention=dp_attention, engine=engine, margin_gib=margin_gib, min_kv_gib=min_kv_gib)
 
 
 def deployment_plan(settings, hosts=1):

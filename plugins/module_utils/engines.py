@@ -4,7 +4,8 @@
 """The serving engines: pinned image, its CUDA, GPU need, health path; the image-vs-driver check; the flags of a plan.
 
 One table, read by preflight (engine_spec filter: the image's CUDA against the driver) and by the
-inference role (image, health path). gpu_plan (layout.py) asks _engine_args for the flags of a plan.
+inference role (image, health path). gpu_plan (layout.py) asks _engine_args for the flags of a plan. Which layouts each
+engine starts, its KV paging and its memory rules are the plan rules of engine_rules.RULES, keyed like ENGINES.
 
 Sources of the image facts (read 2026-12-03):
 - vLLM v0.11.0 image `vllm/vllm-openai:v0.11.0`: docker/Dockerfile of the v0.11.0 tag, `ARG CUDA_VERSION=12.8.1`
@@ -153,13 +154,20 @@ def _engine_args(spec, gpu, quant, kv, plan, max_model_len, concurrency, util, o
         sglang["--dp-size"] = tp
         sglang["--enable-dp-attention"] = True
     else:
+        replicas = plan.get("data_parallel") or 1
         vllm["--tensor-parallel-size"] = tp
         vllm["--pipeline-parallel-size"] = pp
         sglang["--tp-size"] = tp
         if pp > 1:
             sglang["--pp-size"] = pp
+        if replicas > 1:
+            # Dense data parallel: vLLM --data-parallel-size (headless ranks on the other nodes), SGLang --dp-size on one node.
+            vllm["--data-parallel-size"] = replicas
+            if nodes > 1:
+                vllm["--data-parallel-size-local"] = replicas // nodes
+            sglang["--dp-size"] = replicas
     if nodes > 1:
-        if not plan["dp_attention"]:
+        if not plan["dp_attention"] and not (plan.get("data_parallel") or 1) > 1:
             vllm["--distributed-executor-backend"] = "ray"
         sglang["--nnodes"] = nodes
     vllm["--max-model-len"] = max_model_len

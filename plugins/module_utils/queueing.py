@@ -49,6 +49,17 @@ def _erlang_c_slots(load, target):
                              % (stop, load, target), "max_wait_probability", target)
 
 
+def replicas_for_concurrency(concurrent_requests, slots_per_replica):
+    """Replicas whose slots hold `concurrent_requests` at once: ceil(N / slots), at least one when N > 0.
+
+    replicas_for_load turns a request rate into N; gpu_plan (layout.py) calls this with the concurrency it is asked for
+    and one replica's max_concurrency when a dense model needs data-parallel replicas.
+    """
+    if concurrent_requests <= 0:
+        return 0
+    return max(1, int(math.ceil(concurrent_requests / float(slots_per_replica))))
+
+
 def replicas_for_load(requests_per_day, seconds_per_request, peak_factor=1.0, method="average",
                       max_wait_probability=0.2, slots_per_replica=1):
     rpd = common._number("requests_per_day", requests_per_day, 0.0)
@@ -76,7 +87,7 @@ def replicas_for_load(requests_per_day, seconds_per_request, peak_factor=1.0, me
         wait = round(wait, 6)
     else:
         needed, wait = 0, 0.0
-    replicas = int(math.ceil(needed / float(slots))) if needed else 0
+    replicas = replicas_for_concurrency(needed, slots)
     if rpd > 0:
         replicas = max(1, replicas)
     return {
