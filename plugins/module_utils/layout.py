@@ -49,10 +49,12 @@ def _stage_weight_bytes(spec, quant, tp, pp, dp_attention):
     parts = _pp_partition(spec["layers"], pp)
     stages = []
     start = 0
+    kinds = {}  # _layer_params depends on the layer only through whether it is a MoE layer: two kinds, computed once
     for s, count in enumerate(parts):
         total = 0.0
         for i in range(start, start + count):
-            layer = models._layer_params(spec, i)
+            moe = models._is_moe_layer(spec, i)
+            layer = kinds.get(moe) or kinds.setdefault(moe, models._layer_params(spec, i))
             total += layer["small"] * small
             if dp_attention:
                 # vLLM DP+EP / SGLang DP attention: attention and non-expert MLPs replicated on
@@ -271,7 +273,8 @@ def _with_flags(spec, gspec, quant, kv, plan, sizing, gpus_per_node, dtype_overr
 
 def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=DEFAULT_GPUS_PER_NODE, max_nodes=None,
              max_model_len=None, concurrency=1, gpu_memory_utilization=DEFAULT_GPU_MEMORY_UTILIZATION,
-             overhead_gib=None, dp_attention=False, engine=None, suggest=True, margin_gib=None, min_kv_gib=None, _kv_floor=0.0):
+             overhead_gib=None, dp_attention=False, engine=None, suggest=True, margin_gib=None, min_kv_gib=None, _kv_floor=0.0,
+             _bare=False):
     """Smallest deployment of `model` on `gpu` that fits; see plugins/filter/gpu_plan.yml."""
     spec = models.model_spec(model)
     gspec = gpu_specs.gpu_spec(gpu)
@@ -330,14 +333,16 @@ def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=DEFAULT_GPUS
                 "gpus": None, "weights_gib": None, "kv_cache_gib": None, "overhead_gib": sizing["overhead_gib"], "margin_gib": sizing["margin_gib"],
                 "free_gib": None, "kv_tokens": 0, "max_concurrency": 0, "engine_args": {}, "engine_argv": {}}
     else:
-        _with_flags(spec, gspec, quant, kv, plan, sizing, gpus_per_node, dtype_override)
+        if not _bare:  # smallest_fit's probes need the layout, not the flags
+            _with_flags(spec, gspec, quant, kv, plan, sizing, gpus_per_node, dtype_override)
         if not plan["fits"] and limited:
             plan["reason"] += " (max_nodes %d)" % max_nodes
     plan.update(base)
     if engine is not None:
         plan["engine"] = engine
-        plan["command_args"] = plan["engine_argv"].get(engine, [])
-    if spec["attention"] == "mla" and spec["moe"] and not dp_attention and plan.get("gpus") and engine_rules.RULES[rules_engine]["dp_attention"]:
+        plan["command_args"] = plan.get("engine_argv", {}).get(engine, [])
+    if spec["attention"] == "mla" and spec["moe"] and not dp_attention and plan.get("gpus") and engine_rules.RULES[rules_engine]["dp_attention"] \
+            and not _bare:
         alt = None
         if _valid_ep(spec, plan["gpus"]) and not plan.get("data_parallel", 1) > 1:
             alt = _evaluate(spec, gspec, quant, kv, (plan["gpus"], 1, plan["nodes"], True, 1), sizing)
@@ -369,7 +374,7 @@ def _smallest_fit(spec, gspec, quant, kv, gpus_per_node, dp_attention, max_model
     catalogue GPU, by the same engine's rules."""
     kwargs = dict(quant=quant, kv_dtype=kv, gpus_per_node=gpus_per_node, max_nodes=SEARCH_MAX_NODES, max_model_len=max_model_len,
                   concurrency=concurrency, gpu_memory_utilization=util, overhead_gib=overhead_gib, dp_attention=dp_attention, suggest=False,
-                  engine=engine, margin_gib=margin_gib, min_kv_gib=min_kv_gib, _kv_floor=min_kv_gib)
+                  engine=engine, margin_gib=margin_gib, min_kv_gib=min_kv_gib, _kv_floor=min_kv_gib, _bare=True)
     same = gpu_plan(spec, gspec, **kwargs)
     best = None
     for entry in catalog.GPUS:
