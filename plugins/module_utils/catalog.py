@@ -49,6 +49,20 @@ _V3_CONFIG = {
     "quantization_config": {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic", "weight_block_size": [128, 128]},
 }
 
+# DeepSeek-V3.2-Exp / V3.2 / V3.2-Speciale: the V3 architecture plus DeepSeek Sparse Attention (DSA), whose
+# "lightning indexer" scores every cached token and keeps the top index_topk for the MLA attention.
+# Sources: DeepSeek's inference config https://github.com/deepseek-ai/DeepSeek-V3.2-Exp/blob/main/inference/config_671B_v3.2.json
+#          (read from a public mirror: n_layers 61, dim 7168, q_lora_rank 1536, kv_lora_rank 512, index_n_heads 64,
+#          index_head_dim 128, index_topk 2048, dtype fp8, scale_fmt ue8m0); the Hugging Face config.json,
+#          https://huggingface.co/deepseek-ai/DeepSeek-V3.2-Exp/blob/main/config.json and .../DeepSeek-V3.2/blob/main/config.json,
+#          was not readable here: model_type deepseek_v32 and DeepseekV32ForCausalLM are as NVIDIA NeMo AutoModel's
+#          DeepseekV32Config (https://docs.nvidia.com/nemo/automodel/latest/apidocs/nemo_automodel/nemo_automodel.components.models.deepseek_v32.config.html,
+#          max_position_embeddings 163840) and transformers issue #41196 name them.
+_V32_CONFIG = dict(_V3_CONFIG, architectures=["DeepseekV32ForCausalLM"], model_type="deepseek_v32",
+                   index_n_heads=64, index_head_dim=128, index_topk=2048,
+                   quantization_config={"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
+                                        "weight_block_size": [128, 128], "scale_fmt": "ue8m0"})
+
 # DeepSeek-V2 / V2-Chat / V2.5 / Coder-V2 (236B) architecture.
 # Source: https://huggingface.co/deepseek-ai/DeepSeek-V2/blob/main/config.json
 #         https://huggingface.co/deepseek-ai/DeepSeek-V2.5/blob/main/config.json
@@ -139,6 +153,37 @@ def _llama(hidden, inter, layers, heads, kv_heads, vocab, max_pos):
     }
 
 
+# DeepSeekMoE 16B: multi-head attention (no MLA), 64 routed + 2 shared experts, 6 routed per token, layer 0 dense.
+# Source: https://huggingface.co/deepseek-ai/deepseek-moe-16b-chat/blob/57706ceb000eb0a6ab2e81ff8f32c9e9a4982941/config.json
+_MOE_16B_CONFIG = {
+    "architectures": ["DeepseekForCausalLM"],
+    "model_type": "deepseek",
+    "vocab_size": 102400,
+    "hidden_size": 2048,
+    "intermediate_size": 10944,
+    "moe_intermediate_size": 1408,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 16,
+    "n_shared_experts": 2,
+    "n_routed_experts": 64,
+    "num_experts_per_tok": 6,
+    "first_k_dense_replace": 1,
+    "moe_layer_freq": 1,
+    "max_position_embeddings": 4096,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+}
+
+# Context limits: a catalogue entry may carry context_model_card (tokens the model card states) and
+# context_note. The plan's max_context is always config.json's max_position_embeddings, because that is the
+# limit vLLM and SGLang derive --max-model-len from and enforce; where the card states less (DeepSeek says
+# "128K" for V3/R1 whose config allows 163840), the card's figure is what the model was validated at, and the
+# note says so. A caller that wants the card's limit passes max_model_len.
+_CARD_128K = ("model card: 128K context; config.json max_position_embeddings 163840 (YaRN factor 40 over 4096). "
+              "The plan's default and upper bound is 163840 because vLLM and SGLang enforce config.json's limit; "
+              "pass max_model_len 131072 to stay within what the card states.")
+
 # name: canonical Hugging Face repo name (without the org).  aliases: other repos with
 # the same weights layout.  params_total_b / params_activated_b: the counts published
 # on the model card (billions).  For V3-family models the model card's "685B" includes
@@ -164,6 +209,7 @@ MODELS = [
         "name": "DeepSeek-R1", "org": "deepseek-ai",
         "aliases": ["DeepSeek-R1-Zero"],
         "params_total_b": 671.0, "params_activated_b": 37.0, "params_mtp_b": 14.0,
+        "context_model_card": 131072, "context_note": _CARD_128K,
         "config": _V3_CONFIG,
     },
     {
@@ -185,6 +231,9 @@ MODELS = [
         "name": "DeepSeek-V2-Lite", "org": "deepseek-ai",
         "aliases": ["DeepSeek-V2-Lite-Chat"],
         "params_total_b": 15.7, "params_activated_b": 2.4,
+        "context_model_card": 32768,
+        "context_note": ("model card: 32K context; config.json max_position_embeddings 163840. The plan uses 163840 (the limit "
+                         "the engines enforce); pass max_model_len 32768 to stay within what the card states."),
         "config": _V2_LITE_CONFIG,
     },
     {
@@ -258,6 +307,86 @@ MODELS = [
         "params_total_b": 67.0, "params_activated_b": 67.0,
         "config": _llama(8192, 22016, 95, 64, 8, 102400, 4096),
     },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-V3.2-Exp (experimental release of DeepSeek Sparse Attention on top of
+        # V3.1-Terminus). Parameter counts are computed (the V3 671B plus the indexer, ~0.85B), not a card figure.
+        "name": "DeepSeek-V3.2-Exp", "org": "deepseek-ai",
+        "aliases": ["DeepSeek-V3.2-Exp-Base"],
+        "params_mtp_b": 14.0,
+        "context_model_card": 131072, "context_note": _CARD_128K,
+        "config": _V32_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-V3.2 (same architecture as V3.2-Exp)
+        "name": "DeepSeek-V3.2", "org": "deepseek-ai",
+        "aliases": [],
+        "params_mtp_b": 14.0,
+        "context_model_card": 131072, "context_note": _CARD_128K,
+        "config": _V32_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-V3.2-Speciale (same architecture as V3.2, reasoning-only release)
+        "name": "DeepSeek-V3.2-Speciale", "org": "deepseek-ai",
+        "aliases": [],
+        "params_mtp_b": 14.0,
+        "context_model_card": 131072, "context_note": _CARD_128K,
+        "config": _V32_CONFIG,
+    },
+    {
+        # https://huggingface.co/deepseek-ai/DeepSeek-Prover-V2-671B: the model card says it is trained from
+        # DeepSeek-V3-Base; its config.json (not read here) is the DeepseekV3ForCausalLM one, so the V3 shape is used.
+        "name": "DeepSeek-Prover-V2-671B", "org": "deepseek-ai",
+        "aliases": ["DeepSeek-Prover-V2"],
+        "params_total_b": 671.0, "params_activated_b": 37.0, "params_mtp_b": 14.0,
+        "config": _V3_CONFIG,
+    },
+    # DeepSeek-Prover-V2-7B: left out. Its model card says it is built on DeepSeek-Prover-V1.5-Base with the
+    # context extended to 32K, but its config.json (https://huggingface.co/deepseek-ai/DeepSeek-Prover-V2-7B/blob/main/config.json)
+    # could not be read here, and the extension's max_position_embeddings / rope_scaling is not guessed. Size it
+    # from its config.json dict instead.
+    # DeepSeek-R1-0528-Qwen3-8B: left out. Only a cut copy of its config.json was readable (Qwen3ForCausalLM, hidden
+    # 4096, intermediate 12288, 36 layers, 32 heads, 8 KV heads, head_dim 128, max_position_embeddings 131072;
+    # vocab_size not seen). Size it from its config.json dict: model_spec reads Qwen3's head_dim.
+    {
+        # https://huggingface.co/deepseek-ai/deepseek-math-7b-base/blob/main/config.json (DeepSeek-LLM 7B shape, 4K context)
+        "name": "deepseek-math-7b-base", "org": "deepseek-ai",
+        "aliases": ["deepseek-math-7b-instruct", "deepseek-math-7b-rl", "DeepSeek-Math-7B"],
+        "params_total_b": 6.91, "params_activated_b": 6.91,
+        "config": _llama(4096, 11008, 30, 32, 32, 102400, 4096),
+    },
+    {
+        # deepseek-coder-1.3b-base: the deepseek-ai repository's config.json was not readable here; shape from copies
+        # that name it as _name_or_path, e.g. https://huggingface.co/hpcgroup/hpc-coder-v2-1.3b/blob/main/config.json
+        # (hidden 2048, intermediate 5504, 24 layers, 16 heads, vocab 32256, max_position_embeddings 16384, linear RoPE x4).
+        "name": "deepseek-coder-1.3b-base", "org": "deepseek-ai",
+        "aliases": ["deepseek-coder-1.3b-instruct", "DeepSeek-Coder-1.3B"],
+        "context_model_card": 16384, "context_note": "model card: 16K window; config.json max_position_embeddings 16384: the same.",
+        "config": _llama(2048, 5504, 24, 16, 16, 32256, 16384),
+    },
+    {
+        # https://huggingface.co/deepseek-ai/deepseek-coder-6.7b-instruct/blame/main/config.json
+        # (hidden 4096, intermediate 11008, 32 layers, 32 heads, vocab 32256, max_position_embeddings 16384)
+        "name": "deepseek-coder-6.7b-base", "org": "deepseek-ai",
+        "aliases": ["deepseek-coder-6.7b-instruct", "DeepSeek-Coder-6.7B"],
+        "context_model_card": 16384, "context_note": "model card: 16K window; config.json max_position_embeddings 16384: the same.",
+        "config": _llama(4096, 11008, 32, 32, 32, 32256, 16384),
+    },
+    {
+        # deepseek-coder-33b-base: the deepseek-ai repository's config.json was not readable here; shape from copies
+        # that were fine-tuned from it, e.g. https://huggingface.co/codefuse-ai/CodeFuse-DeepSeek-33B-4bits/blob/eaa10ca65bbb737beba31eb48c107f80f8498459/config.json
+        # (hidden 7168, intermediate 19200, 62 layers, 56 heads, 8 KV heads, vocab 32256, max_position_embeddings 16384).
+        "name": "deepseek-coder-33b-base", "org": "deepseek-ai",
+        "aliases": ["deepseek-coder-33b-instruct", "DeepSeek-Coder-33B"],
+        "context_model_card": 16384, "context_note": "model card: 16K window; config.json max_position_embeddings 16384: the same.",
+        "config": _llama(7168, 19200, 62, 56, 8, 32256, 16384),
+    },
+    {
+        # https://huggingface.co/deepseek-ai/deepseek-moe-16b-base (model card: 16.4B total, 2.8B activated, 4K context)
+        "name": "deepseek-moe-16b-base", "org": "deepseek-ai",
+        "aliases": ["deepseek-moe-16b-chat", "DeepSeek-MoE-16B"],
+        "params_total_b": 16.4, "params_activated_b": 2.8,
+        "config": _MOE_16B_CONFIG,
+    },
 ]
 
 # ---------------------------------------------------------------------------
@@ -271,6 +400,12 @@ MODELS = [
 #      GPUs from it (ids from the pci.ids database, https://pci-ids.ucw.cz/read/PC/10de and /read/PC/1002).
 _AMPERE_W = ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"]  # fp8 weights run weight-only (Marlin W8A16) on Ampere
 _FP8_W = ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"]
+# Hopper adds W4A8 (INT4 weights, FP8 activations): SGLang's cutlass W4A8 MoE kernels (sgl-project/sglang
+# python/sglang/srt/layers/moe/cutlass_w4a8_moe.py, sgl_kernel cutlass_w4a8_moe_mm, an SM90 CUTLASS kernel).
+_HOPPER_W = _FP8_W + ["w4a8"]
+# Blackwell tensor cores take block-scaled FP4 natively: NVFP4 (ModelOpt checkpoints; vLLM/SGLang cutlass_scaled_fp4_mm,
+# SM100 and SM120) and MXFP4 (OCP microscaling, the gpt-oss format). RTX Blackwell (compute capability 12.0) included.
+_BLACKWELL_W = _FP8_W + ["nvfp4", "mxfp4"]
 _KV_NO_FP8 = ["bf16", "fp16"]
 _KV_FP8 = ["bf16", "fp16", "fp8"]
 
@@ -304,7 +439,7 @@ GPUS = [
         # https://www.nvidia.com/en-us/data-center/h100/ (H100 SXM: 80 GB HBM3, 3.35 TB/s); nvidia-smi: 81559 MiB
         "name": "H100-80G", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
         "memory_mib": 81559, "bandwidth_gbps": 3350, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _HOPPER_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H100", "H100-SXM", "H100-SXM5", "H100-SXM5-80GB", "H100 80GB HBM3"],
         "pci": {"0x2330": "NVIDIA H100 80GB HBM3"},
     },
@@ -312,7 +447,7 @@ GPUS = [
         # https://www.nvidia.com/en-us/data-center/h100/ (H100 PCIe: 80 GB HBM2e, 2 TB/s)
         "name": "H100-PCIe", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
         "memory_mib": 81559, "bandwidth_gbps": 2000, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _HOPPER_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H100-PCIE-80G", "H100 PCIe", "H100-PCIe-80GB"],
         "pci": {"0x2331": "NVIDIA H100 PCIe"},
     },
@@ -320,7 +455,7 @@ GPUS = [
         # H800: export variant of H100 SXM (reduced NVLink), same memory. https://www.nvidia.cn/data-center/h800/
         "name": "H800", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
         "memory_mib": 81559, "bandwidth_gbps": 3350, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _HOPPER_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H800-80G", "H800 80GB HBM3"],
         "pci": {"0x2324": "NVIDIA H800"},
     },
@@ -330,7 +465,7 @@ GPUS = [
         # (https://github.com/NVIDIA/gpu-admin-tools/issues/4)
         "name": "H100-NVL", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
         "memory_mib": 95830, "bandwidth_gbps": 3900, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _HOPPER_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H100 NVL", "H100-NVL-94G"],
         "pci": {"0x2321": "NVIDIA H100 NVL"},
     },
@@ -339,7 +474,7 @@ GPUS = [
         # memory as H100 PCIe's nvidia-smi total (same board memory; not measured on an H800 PCIe)
         "name": "H800-PCIe", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
         "memory_mib": 81559, "bandwidth_gbps": 2000, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _HOPPER_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H800 PCIe", "H800-PCIe-80GB"],
         "pci": {"0x2322": "NVIDIA H800 PCIe"},
     },
@@ -347,7 +482,7 @@ GPUS = [
         # H20: Hopper, 96 GB HBM3, 4.0 TB/s (NVIDIA HGX H20 product brief); nvidia-smi: 97871 MiB
         "name": "H20", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
         "memory_mib": 97871, "bandwidth_gbps": 4000, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _HOPPER_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H20-96G"],
         "pci": {"0x2329": "NVIDIA H20"},
     },
@@ -355,7 +490,7 @@ GPUS = [
         # https://www.nvidia.com/en-us/data-center/h200/ (141 GB HBM3e, 4.8 TB/s); nvidia-smi: 143771 MiB
         "name": "H200", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
         "memory_mib": 143771, "bandwidth_gbps": 4800, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _HOPPER_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H200-141G", "H200-SXM", "H200 141GB HBM3e"],
         "pci": {"0x2335": "NVIDIA H200"},
     },
@@ -396,7 +531,7 @@ GPUS = [
         # https://www.nvidia.com/en-us/data-center/hgx/ (HGX B200: 1,440 GB for 8 GPUs = 180 GB each, 7.7 TB/s); nvidia-smi: 183359 MiB
         "name": "B200", "vendor": "nvidia", "architecture": "blackwell", "compute_capability": "10.0",
         "memory_mib": 183359, "bandwidth_gbps": 7700, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _BLACKWELL_W, "kv_dtypes": _KV_FP8,
         "aliases": ["B200-180G"],
         "pci": {"0x2901": "NVIDIA B200"},
     },
@@ -418,7 +553,7 @@ GPUS = [
         # pci.ids 0x232c: GH100 [H20 HBM3e].
         "name": "H20-141G", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
         "memory_mib": 143771, "bandwidth_gbps": 4800, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _HOPPER_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H20-3e", "H20 HBM3e"],
         "pci": {"0x232c": "NVIDIA H20-3e"},
     },
@@ -428,7 +563,7 @@ GPUS = [
         # H200 NVL VM, found by code search). pci.ids 0x233b: GH100 [H200 NVL].
         "name": "H200-NVL", "vendor": "nvidia", "architecture": "hopper", "compute_capability": "9.0",
         "memory_mib": 143771, "bandwidth_gbps": 4800, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _HOPPER_W, "kv_dtypes": _KV_FP8,
         "aliases": ["H200 NVL", "H200-NVL-141G"],
         "pci": {"0x233b": "NVIDIA H200 NVL"},
     },
@@ -438,7 +573,7 @@ GPUS = [
         # capability 10.3 (public benchmark logs from AWS p6-b300 hosts). pci.ids 0x3182: GB110 [B300 SXM6 AC].
         "name": "B300", "vendor": "nvidia", "architecture": "blackwell", "compute_capability": "10.3",
         "memory_mib": 275040, "bandwidth_gbps": 8000, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _BLACKWELL_W, "kv_dtypes": _KV_FP8,
         "aliases": ["B300 SXM6 AC", "B300-SXM6", "B300-288G"],
         "pci": {"0x3182": "NVIDIA B300 SXM6 AC"},
     },
@@ -449,7 +584,7 @@ GPUS = [
         # pci.ids 0x2941: GB100 [HGX GB200].
         "name": "GB200", "vendor": "nvidia", "architecture": "blackwell", "compute_capability": "10.0",
         "memory_mib": 189471, "bandwidth_gbps": 8000, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _BLACKWELL_W, "kv_dtypes": _KV_FP8,
         "aliases": ["GB200-NVL72", "GB200 NVL72"],
         "pci": {"0x2941": "NVIDIA GB200"},
     },
@@ -460,7 +595,7 @@ GPUS = [
         # pci.ids 0x2bb5: GB202GL [RTX PRO 6000 Blackwell Server Edition]; lspci -nn in public logs: [10de:2bb5].
         "name": "RTX-PRO-6000-SE", "vendor": "nvidia", "architecture": "blackwell", "compute_capability": "12.0",
         "memory_mib": 97887, "bandwidth_gbps": 1792, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _BLACKWELL_W, "kv_dtypes": _KV_FP8,
         "aliases": ["RTX PRO 6000 Blackwell Server Edition", "RTX-PRO-6000-Server", "RTXPRO6000-SE"],
         "pci": {"0x2bb5": "NVIDIA RTX PRO 6000 Blackwell Server Edition"},
     },
@@ -469,7 +604,7 @@ GPUS = [
         # nvidia-smi: "NVIDIA GeForce RTX 5090, 32607 MiB", compute capability 12.0. pci.ids 0x2b85: GB202 [GeForce RTX 5090].
         "name": "RTX5090", "vendor": "nvidia", "architecture": "blackwell", "compute_capability": "12.0",
         "memory_mib": 32607, "bandwidth_gbps": 1792, "fp8": True,
-        "weight_dtypes": _FP8_W, "kv_dtypes": _KV_FP8,
+        "weight_dtypes": _BLACKWELL_W, "kv_dtypes": _KV_FP8,
         "aliases": ["RTX-5090", "GeForce RTX 5090", "5090"],
         "pci": {"0x2b85": "NVIDIA GeForce RTX 5090"},
     },
@@ -524,11 +659,11 @@ GPUS = [
     },
     {
         # https://www.amd.com/en/products/accelerators/instinct/mi350/mi355x.html (288 GB HBM3E, 8 TB/s). DATASHEET
-        # figure, not an rocm-smi total (none found): 288 GiB = 294912 MiB (see MI325X). gfx950 (CDNA4) has FP8;
-        # its MXFP4/FP6 formats are not catalogue quants. pci.ids 0x75a3: Aqua Vanjaram [Instinct MI355X].
+        # figure, not an rocm-smi total (none found): 288 GiB = 294912 MiB (see MI325X). gfx950 (CDNA4) has FP8 and
+        # MXFP4 matrix cores (AMD CDNA4 ISA / MI355X page: "MXFP4"; FP6 is not a catalogue quant). pci.ids 0x75a3: Aqua Vanjaram [Instinct MI355X].
         "name": "MI355X", "vendor": "amd", "architecture": "cdna4", "compute_capability": "gfx950",
         "memory_mib": 294912, "bandwidth_gbps": 8000, "fp8": True,
-        "weight_dtypes": ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"], "kv_dtypes": _KV_FP8,
+        "weight_dtypes": ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf", "mxfp4"], "kv_dtypes": _KV_FP8,
         "aliases": ["MI355X-288G", "Instinct MI355X", "AMD Instinct MI355X OAM"],
         "pci": {"0x75a3": "AMD Instinct MI355X"},
     },
@@ -574,6 +709,22 @@ QUANTS = {
     "iq2_xxs": {"bits": 2.06, "kind": "gguf", "label": "GGUF IQ2_XXS"},
     "iq1_m": {"bits": 1.75, "kind": "gguf", "label": "GGUF IQ1_M"},
     "iq1_s": {"bits": 1.56, "kind": "gguf", "label": "GGUF IQ1_S"},
+    # NVFP4: e2m1 4-bit values, one FP8 (e4m3) scale per 16 values, one FP32 scale per tensor: 4 + 8/16 = 4.5 bits
+    # (the per-tensor scale is negligible). NVIDIA, "Introducing NVFP4 for Efficient and Accurate Low-Precision
+    # Inference" (https://developer.nvidia.com/blog/introducing-nvfp4-for-efficient-and-accurate-low-precision-inference/);
+    # ModelOpt checkpoints such as https://huggingface.co/nvidia/DeepSeek-R1-FP4 (quant_algo NVFP4, group_size 16).
+    # Like FP8 checkpoints, embeddings, head, norms and router stay 16-bit.
+    "nvfp4": {"bits": 4.0 + 8.0 / 16, "kind": "gpu", "label": "NVFP4 (e2m1, FP8 scale per 16)"},
+    # MXFP4: e2m1 4-bit values, one E8M0 (8-bit power-of-two) scale per block of 32: 4 + 8/32 = 4.25 bits. OCP
+    # Microscaling Formats (MX) v1.0, https://www.opencompute.org/documents/ocp-microscaling-formats-mx-v1-0-spec-final-pdf
+    # (MXFP4: k = 32, scale E8M0, elements FP4 E2M1).
+    "mxfp4": {"bits": 4.0 + 8.0 / 32, "kind": "gpu", "label": "MXFP4 (e2m1, E8M0 scale per 32)"},
+    # W4A8 / W4AFP8: INT4 weights with one 16-bit scale per group of 128 (symmetric, no zero point), activations
+    # quantised to FP8 at run time: 4 + 16/128 bits. SGLang's w4afp8 method (python/sglang/srt/layers/quantization/w4afp8.py,
+    # group_size 128) and its cutlass W4A8 MoE kernels; community DeepSeek-R1 W4AFP8 checkpoints quantise the routed
+    # experts this way and keep attention and shared experts in FP8: sizing them all at 4.125 bits under-counts those
+    # (about 2 % of DeepSeek-V3/R1's weights, as FP8 instead of INT4).
+    "w4a8": {"bits": 4.0 + 16.0 / 128, "kind": "gpu", "label": "W4A8 (INT4 g128 weights, FP8 activations)"},
 }
 
 # Spellings accepted for quantisation names (normalised: lower case, separators removed).
@@ -584,6 +735,9 @@ QUANT_ALIASES = {
     "awq4bit": "awq", "awqmarlin": "awq", "gptq4bit": "gptq", "gptqmarlin": "gptq",
     "q80": "q8_0", "q6k": "q6_k", "q5km": "q5_k_m", "q4km": "q4_k_m", "q3km": "q3_k_m", "q2k": "q2_k",
     "iq4xs": "iq4_xs", "iq3xxs": "iq3_xxs", "iq2xs": "iq2_xs", "iq2xxs": "iq2_xxs", "iq1m": "iq1_m", "iq1s": "iq1_s",
+    "modeloptfp4": "nvfp4", "nvfp4a16": "nvfp4", "fp4e2m1": "nvfp4",
+    "mxfp4e2m1": "mxfp4", "mx4": "mxfp4",
+    "w4afp8": "w4a8", "w4a8fp8": "w4a8", "int4fp8": "w4a8",
 }
 
 # KV-cache dtypes: bytes per element.  "auto" = the model's activation dtype (BF16 for every

@@ -46,6 +46,19 @@ def _kv_elems_per_layer_gpu(spec, tp, dp_attention):
     return 2 * _kv_heads_per_gpu(spec, tp) * spec["head_dim"]
 
 
+def kv_bytes_per_layer_gpu(spec, tp, dp_attention, kv_dtype):
+    """Per-GPU KV-cache bytes per token per layer at a KV dtype name.
+
+    Equal to _kv_elems_per_layer_gpu x bytes per element for dense attention; sparse MLA (DeepSeek-V3.2) adds the
+    indexer's FP8 key cache and stores an FP8 latent as 656 bytes (models._kv_layer_bytes), which the element
+    count cannot express. Both are whole on every rank: the latent and the single indexer key are not split by head.
+    """
+    dtype_bytes = catalog.KV_DTYPES[normalize_kv_dtype(kv_dtype)]
+    if spec.get("index_head_dim"):
+        return models._kv_layer_bytes(spec, dtype_bytes)
+    return _kv_elems_per_layer_gpu(spec, tp, dp_attention) * dtype_bytes
+
+
 def spec_kv_needed(per_token_gpu, max_model_len, concurrency, ranks):
     """Per-GPU KV GiB needed so that `concurrency` sequences of max_model_len fit."""
     per_rank = int(math.ceil(concurrency / float(ranks)))

@@ -48,8 +48,14 @@ _REQUIRED_CONFIG_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_head
 def _native_dtype(config):
     qc = config.get("quantization_config") or {}
     method = common._norm(qc.get("quant_method", "")) if isinstance(qc, dict) else ""
-    if method in ("fp8", "awq", "gptq"):
+    if method in ("fp8", "awq", "gptq", "mxfp4"):
         return method
+    if method in ("w4afp8", "w4a8"):
+        return "w4a8"
+    if method in ("modelopt", "modeloptfp4") and "fp4" in str(qc).lower():
+        return "nvfp4"  # ModelOpt: quant_algo NVFP4
+    if method == "compressedtensors" and "nvfp4" in str(qc).lower():
+        return "nvfp4"  # llm-compressor format nvfp4-pack-quantized
     if method in ("compressedtensors", "w8a8int8"):
         return "int8" if "int" in str(qc).lower() else "fp8"
     dtype = common._norm(config.get("torch_dtype") or config.get("dtype") or "bfloat16")
@@ -65,8 +71,40 @@ def _int_or(config, key, default):
     return int(value)
 
 
+# DeepSeek Sparse Attention (V3.2): the lightning indexer's shape when a deepseek_v32 config.json leaves it out,
+# as the defaults of DeepseekV32Config (transformers#41197; NVIDIA NeMo AutoModel deepseek_v32/config.py).
+_INDEX_DEFAULTS = {"index_n_heads": 64, "index_head_dim": 128, "index_topk": 2048}
+# Sparse MLA kernels: FlashMLA sparse runs on compute capability 9.x and 10.x only (vLLM
+# vllm/v1/attention/backends/mla/flashmla_sparse.py, FlashMLASparseBackend.supports_compute_capability:
+# "capability.major in [9, 10]"); the catalogue names those architectures.
+SPARSE_ARCHITECTURES = ("hopper", "blackwell")
+_VISION_TYPES = ("deepseek_vl_v2", "deepseek_vl", "multi_modality", "deepseek_ocr")
+
+
+def _refuse_unmodelled(config):
+    """One sentence for a config.json whose attention or modality the sizing cannot model, else None."""
+    model_type = str(config.get("model_type") or "")
+    if model_type in _VISION_TYPES or "language_config" in config or "vision_config" in config:
+        return ("model config.json is a vision-language model (model_type %r): only its language tower can be sized; pass "
+                "config.json's 'language_config' dict as the model (DeepSeek-VL2, DeepSeek-OCR) and add the vision encoder's "
+                "weights to overhead_gib" % model_type)
+    if model_type == "deepseek_v4" or "compress_ratios" in config:
+        return ("attention kind 'csa_hca' is not modelled: model_type %r with per-layer compress_ratios (DeepSeek-V4 compressed "
+                "sparse + heavily compressed attention) stores a KV cache this sizing cannot compute" % model_type)
+    if _sparse(config) and config.get("kv_lora_rank") is None:
+        return ("attention kind 'gqa_sparse' is not modelled: config.json has indexer keys (index_*) without MLA's kv_lora_rank")
+    return None
+
+
+def _sparse(config):
+    return config.get("model_type") == "deepseek_v32" or any(config.get(k) is not None for k in _INDEX_DEFAULTS)
+
+
 def _spec_from_config(config, meta=None):
     """Normalise a Hugging Face config.json dict (a catalogue entry's or a user's)."""
+    refusal = _refuse_unmodelled(config)
+    if refusal:
+        raise common.SizingError(refusal, "model", config.get("model_type"))
     missing = [k for k in _REQUIRED_CONFIG_KEYS if not isinstance(config.get(k), int) or isinstance(config.get(k), bool)]
     if missing:
         raise common.SizingError(
@@ -84,12 +122,20 @@ def _spec_from_config(config, meta=None):
     name = meta.get("name") or config.get("_name_or_path") or "custom"
     if isinstance(name, str) and "/" in name:
         name = name.rstrip("/").rsplit("/", 1)[1]
+    sparse = mla and _sparse(config)
     spec = {
         "name": name,
         "hf_repo": "%s/%s" % (meta["org"], meta["name"]) if meta.get("org") else config.get("_name_or_path"),
         "source": "catalogue" if meta else "config.json",
         "architecture": config.get("model_type") or "unknown",
+        # attention: the KV layout the plan and the engine flags branch on (sparse MLA caches the MLA latent);
+        # attention_kind: that plus sparsity, "mla_sparse" for DeepSeek Sparse Attention.
         "attention": "mla" if mla else ("mha" if kv_heads == heads else "gqa"),
+        "attention_kind": "mla_sparse" if sparse else ("mla" if mla else ("mha" if kv_heads == heads else "gqa")),
+        "index_n_heads": _int_or(config, "index_n_heads", _INDEX_DEFAULTS["index_n_heads"]) if sparse else None,
+        "index_head_dim": _int_or(config, "index_head_dim", _INDEX_DEFAULTS["index_head_dim"]) if sparse else None,
+        "index_topk": _int_or(config, "index_topk", _INDEX_DEFAULTS["index_topk"]) if sparse else None,
+        "requires_architectures": SPARSE_ARCHITECTURES if sparse else None,
         "layers": layers,
         "hidden_size": hidden,
         "intermediate_size": config["intermediate_size"],
@@ -113,6 +159,8 @@ def _spec_from_config(config, meta=None):
         "tie_word_embeddings": bool(config.get("tie_word_embeddings", False)),
         "native_dtype": _native_dtype(config),
         "max_context": _int_or(config, "max_position_embeddings", 4096),
+        "context_model_card": meta.get("context_model_card"),
+        "context_note": meta.get("context_note"),
         "mtp_layers": _int_or(config, "num_nextn_predict_layers", 0),
     }
     if spec["moe"]:
@@ -129,7 +177,18 @@ def _spec_from_config(config, meta=None):
     spec["params_total_b"] = meta.get("params_total_b", round(breakdown["total"] / 1e9, 2))
     spec["params_activated_b"] = meta.get("params_activated_b", round(breakdown["activated"] / 1e9, 2))
     spec["kv_bytes_per_token_bf16"] = _kv_bytes(spec, 2)
+    spec["weights_bytes"] = _weights_bytes(config.get("weights_bytes"))
     return spec
+
+
+def _weights_bytes(value):
+    """A measured total weights size (bytes or '140GiB'), or None: weights.weights() then uses it instead of bits x params."""
+    if value is None:
+        return None
+    size = common.parse_size(value, "weights_bytes")
+    if size <= 0:
+        raise common.SizingError("weights_bytes must be > 0, got %r" % (value,), "weights_bytes", value)
+    return size
 
 
 def _is_moe_layer(spec, index):
@@ -150,6 +209,10 @@ def _attention_params(spec):
             split = h * heads * qk  # q_proj
         split += spec["kv_lora_rank"] * heads * (spec["qk_nope_head_dim"] + spec["v_head_dim"])  # kv_b_proj
         split += heads * spec["v_head_dim"] * h  # o_proj
+        if spec.get("index_head_dim"):
+            # DSA lightning indexer, replicated on every TP rank (vLLM deepseek_v2.py class Indexer: ReplicatedLinear
+            # wq_b q_lora_rank -> index_n_heads x index_head_dim, wk hidden -> index_head_dim, both quantised).
+            replicated += (spec["q_lora_rank"] or h) * spec["index_n_heads"] * spec["index_head_dim"] + h * spec["index_head_dim"]
         return split, replicated, 0
     hd = spec["head_dim"]
     split = 2 * h * heads * hd  # q_proj + o_proj
@@ -163,6 +226,10 @@ def _small_params(spec, moe_layer):
     small = 2 * h  # input_layernorm + post_attention_layernorm
     if spec["attention"] == "mla":
         small += spec["kv_lora_rank"] + (spec["q_lora_rank"] or 0)
+        if spec.get("index_head_dim"):
+            # indexer weights_proj (hidden -> index_n_heads, quant_config=None in vLLM: stays 16-bit) and
+            # k_norm (a LayerNorm: weight + bias of index_head_dim)
+            small += h * spec["index_n_heads"] + 2 * spec["index_head_dim"]
     elif spec["attention_bias"]:
         small += (spec["attention_heads"] + 2 * spec["kv_heads"]) * spec["head_dim"]
     if moe_layer:
@@ -222,12 +289,30 @@ def _param_breakdown(spec):
 
 
 def model_spec(model):
-    """Normalised architecture dict of a catalogue name, a config.json dict or a model_spec result."""
+    """Normalised architecture dict of a catalogue name, a config.json dict, a model_spec result, or
+    {"model": catalogue name, "weights_bytes": measured size} (a catalogue model with a measured weights size)."""
+    if isinstance(model, dict) and "model" in model and "num_hidden_layers" not in model:
+        unknown = sorted(str(k) for k in model if k not in ("model", "weights_bytes"))
+        if unknown:
+            raise common.SizingError("model dict with 'model' takes only 'weights_bytes' beside it, got %s" % ", ".join(unknown),
+                                     "model", unknown, ["model", "weights_bytes"])
+        spec = model_spec(model["model"])
+        if "weights_bytes" in model:
+            spec["weights_bytes"] = _weights_bytes(model["weights_bytes"])
+        return spec
     if isinstance(model, dict):
-        if "num_hidden_layers" in model:
+        if "num_hidden_layers" in model or _refuse_unmodelled(model):
             return _spec_from_config(copy.deepcopy(dict(model)))
         if "layers" in model and "attention" in model and "params_breakdown" in model:
-            return copy.deepcopy(dict(model))
+            spec = copy.deepcopy(dict(model))
+            # a spec saved before these keys existed is a dense one
+            for key in ("index_n_heads", "index_head_dim", "index_topk", "requires_architectures", "context_model_card",
+                        "context_note", "weights_bytes"):
+                spec.setdefault(key, None)
+            spec.setdefault("attention_kind", spec["attention"])
+            if spec["weights_bytes"] is not None:
+                spec["weights_bytes"] = _weights_bytes(spec["weights_bytes"])
+            return spec
         raise common.SizingError(
             "model dict is neither a Hugging Face config.json (needs %s) nor a model_spec result" % ", ".join(_REQUIRED_CONFIG_KEYS),
             "model", sorted(str(k) for k in model.keys()), list(_REQUIRED_CONFIG_KEYS))
@@ -252,5 +337,22 @@ def _kv_elems_per_layer(spec):
     return 2 * spec["kv_heads"] * spec["head_dim"]
 
 
+def _kv_layer_bytes(spec, dtype_bytes):
+    """KV-cache bytes one token stores in one layer at a 1- or 2-byte KV dtype.
+
+    Sparse MLA (V3.2) stores more than the latent: vLLM's FP8 sparse cache (fp8_ds_mla) is 656 bytes per token,
+    512 FP8 latent values + 4 FP32 scales (one per 128) + the 64 RoPE values in BF16 (FlashMLASparseBackend
+    .get_kv_cache_shape, vllm/v1/attention/backends/mla/flashmla_sparse.py); at 16 bits it is 576 x 2. Each layer
+    also keeps the indexer's key cache, FP8 whatever the KV dtype: index_head_dim bytes + one FP32 scale per 128
+    = 132 bytes (vLLM deepseek_v2.py Indexer: DeepseekV32IndexerCache head_dim + head_dim // 128 * 4; SGLang's
+    NSA pool allocates the same index_head_dim + index_head_dim // quant_block_size * 4).
+    """
+    if not spec.get("index_head_dim"):
+        return _kv_elems_per_layer(spec) * dtype_bytes
+    rank, rope, index = spec["kv_lora_rank"], spec["qk_rope_head_dim"], spec["index_head_dim"]
+    latent = rank + rank // 128 * 4 + rope * 2 if dtype_bytes == 1 else (rank + rope) * dtype_bytes
+    return latent + index + index // 128 * 4
+
+
 def _kv_bytes(spec, dtype_bytes):
-    return _kv_elems_per_layer(spec) * spec["layers"] * dtype_bytes
+    return _kv_layer_bytes(spec, dtype_bytes) * spec["layers"]

@@ -39,8 +39,7 @@ def _quant_bytes(params, quant, spec):
     return params * bits / 8.0
 
 
-def _component_bytes(spec, quant):
-    """Bytes per parameter class at `quant`: (quantised matrices, embed/head, small tensors)."""
+def _estimated_component_bytes(spec, quant):
     q = catalog.QUANTS[quant]
     if q["kind"] == "float":
         return 2.0, 2.0, 2.0
@@ -50,15 +49,36 @@ def _component_bytes(spec, quant):
     return per_param, 2.0, 2.0  # embeddings, head, norms, router stay BF16
 
 
+def _split(spec):
+    """Parameters of the main model by class: (quantised matrices, embed/head, small tensors)."""
+    b = spec["params_breakdown"]
+    return (b["attention"] + b["mlp_dense"] + b["experts_shared"] + b["experts_routed"], b["embed"] + b["lm_head"],
+            b["norms_router_bias"])
+
+
+def _component_bytes(spec, quant):
+    """Bytes per parameter class at `quant`: (quantised matrices, embed/head, small tensors).
+
+    With a measured spec["weights_bytes"] (mixed "dynamic" GGUF quants such as unsloth's UD-IQ1_S have no single
+    bits per weight) all three are scaled by measured / estimated, so the total is the measured size and each layer
+    and stage gets its share in proportion to the bits-per-weight estimate.
+    """
+    mat, emb, small = _estimated_component_bytes(spec, quant)
+    measured = spec.get("weights_bytes")
+    if not measured:
+        return mat, emb, small
+    matrices, embeds, smalls = _split(spec)
+    factor = measured / float(matrices * mat + embeds * emb + smalls * small)
+    return mat * factor, emb * factor, small * factor
+
+
 def weights(model, quant=None, include_mtp=False):
     """Weight memory of a model at a quantisation."""
     spec = models.model_spec(model)
     quant = normalize_quant(quant, spec)
     b = spec["params_breakdown"]
     mat, emb, small = _component_bytes(spec, quant)
-    matrices = b["attention"] + b["mlp_dense"] + b["experts_shared"] + b["experts_routed"]
-    embeds = b["embed"] + b["lm_head"]
-    smalls = b["norms_router_bias"]
+    matrices, embeds, smalls = _split(spec)
     if include_mtp and b["mtp"]:
         h = spec["hidden_size"]
         mtp_embeds = b["embed"] + (b["lm_head"] or b["embed"])
@@ -90,4 +110,8 @@ def weights(model, quant=None, include_mtp=False):
         "unquantized_gib": common._gib(unquantized_bytes) if q["kind"] != "float" else common._gib(total),
         "total_gib": common._gib(total),
         "total_gb": round(total / 1e9, 3),
+        "source": "measured" if spec.get("weights_bytes") else "estimated",
+        "note": ("weights size measured (weights_bytes %d), not estimated from bits per weight; split over layers in "
+                 "proportion to the %s estimate" % (spec["weights_bytes"], q["label"])) if spec.get("weights_bytes") else
+                ("weights size estimated from %s bits per weight" % q["label"]),
     }

@@ -100,7 +100,7 @@ def test_quant_typo(filters):
     with pytest.raises(AnsibleFilterError) as err:
         filters["weights_gib"]("deepseek-v3", "fp9")
     assert str(err.value) == ("onprem.deepseek.weights_gib: unknown quant 'fp9'; allowed: bf16, fp16, fp8, int8, awq, gptq, "
-                              "q8_0, q6_k, q5_k_m, q4_k_m, q3_k_m, q2_k, iq4_xs, iq3_xxs, iq2_xs, iq2_xxs, iq1_m, iq1_s; "
+                              "q8_0, q6_k, q5_k_m, q4_k_m, q3_k_m, q2_k, iq4_xs, iq3_xxs, iq2_xs, iq2_xxs, iq1_m, iq1_s, nvfp4, mxfp4, w4a8; "
                               "did you mean fp8?")
 
 
