@@ -185,6 +185,8 @@ def candidates(engine, spec, gpu, quant_kind, gpus_per_node, max_nodes, dp_atten
                 yield n, 1, nodes
         return
     if engine == "llama_cpp":
+        if layout_problem(engine, spec, gpu, quant_kind, 1, 1, 1):
+            return
         for n in range(1, min(gpus_per_node, spec["layers"]) + 1):
             yield 1, n, 1
         return

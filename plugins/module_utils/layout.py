@@ -165,9 +165,9 @@ def _evaluate(spec, gpu, quant, kv, layout, sizing):
     }
     if not weights_fit:
         result["fits"] = False
+        numbers = (weights_gib, overhead_gib, margin_gib, memory_gib * util, memory_gib, util, _layout_text(result))
         result["reason"] = ("weights need %.2f GiB per GPU plus %.2f GiB overhead and %.2f GiB safety margin, more than the %.2f GiB "
-                            "budget (%.2f GiB x %.2f) with %s" % (weights_gib, overhead_gib, margin_gib, memory_gib * util, memory_gib, util,
-                                                                 _layout_text(result)))
+                            "budget (%.2f GiB x %.2f) with %s" % numbers)
     elif max_conc < concurrency:
         result["fits"] = False
         result["reason"] = ("KV cache holds %d tokens (%d sequences of %d tokens in %d-token blocks), fewer than the %d concurrent "

@@ -89,6 +89,12 @@ def test_llama_cpp_splits_layers_over_two_24gb_cards():
     assert (vllm["gpus"], vllm["tensor_parallel"]) == (4, 4)
 
 
+def test_llama_cpp_refuses_non_gguf_weights():
+    plan = layout.gpu_plan("DeepSeek-R1-Distill-Qwen-32B", "L40S", quant="awq", max_model_len=32768, engine="llama_cpp")
+    assert plan["fits"] is False and plan["reason"] == "llama.cpp serves only GGUF files"
+    assert plan["engine_args"] == {} and plan["command_args"] == []
+
+
 def test_llama_cpp_stays_on_one_host():
     assert engine_rules.layout_problem("llama_cpp", V3, H200, "gguf", 1, 16, 2) == "llama.cpp serves from one host (layers split over its GPUs)"
     with pytest.raises(common.SizingError, match="dp_attention is a vLLM and SGLang layout"):
