@@ -373,7 +373,8 @@ MODELS = [
     },
     {
         # deepseek-coder-33b-base: the deepseek-ai repository's config.json was not readable here; shape from copies
-        # that were fine-tuned from it, e.g. https://huggingface.co/codefuse-ai/CodeFuse-DeepSeek-33B-4bits/blob/eaa10ca65bbb737beba31eb48c107f80f8498459/config.json
+        # that were fine-tuned from it, e.g. the config.json of https://huggingface.co/codefuse-ai/CodeFuse-DeepSeek-33B-4bits
+        # (revision eaa10ca65bbb737beba31eb48c107f80f8498459)
         # (hidden 7168, intermediate 19200, 62 layers, 56 heads, 8 KV heads, vocab 32256, max_position_embeddings 16384).
         "name": "deepseek-coder-33b-base", "org": "deepseek-ai",
         "aliases": ["deepseek-coder-33b-instruct", "DeepSeek-Coder-33B"],

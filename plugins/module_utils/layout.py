@@ -120,7 +120,7 @@ def _evaluate(spec, gpu, quant, kv, layout, sizing):
     budget = memory_gib * util * common.GIB
     reserved = (overhead_gib + margin_gib) * common.GIB
     stages = _stage_weight_bytes(spec, quant, tp, pp, dp_attention)
-    per_layer_gpu = kvcache._kv_elems_per_layer_gpu(spec, tp, dp_attention) * catalog.KV_DTYPES[kv]
+    per_layer_gpu = kvcache.kv_bytes_per_layer_gpu(spec, tp, dp_attention, kv)
     worst = None
     for st in stages:
         free_kv = budget - st["weight_bytes"] - reserved

@@ -72,6 +72,13 @@ def _component_bytes(spec, quant):
     return mat * factor, emb * factor, small * factor
 
 
+def _weights_note(spec, q):
+    if spec.get("weights_bytes"):
+        return ("weights size measured (weights_bytes %d), not estimated from bits per weight; split over layers in "
+                "proportion to the %s estimate" % (spec["weights_bytes"], q["label"]))
+    return "weights size estimated from %s bits per weight" % q["label"]
+
+
 def weights(model, quant=None, include_mtp=False):
     """Weight memory of a model at a quantisation."""
     spec = models.model_spec(model)
@@ -111,7 +118,5 @@ def weights(model, quant=None, include_mtp=False):
         "total_gib": common._gib(total),
         "total_gb": round(total / 1e9, 3),
         "source": "measured" if spec.get("weights_bytes") else "estimated",
-        "note": ("weights size measured (weights_bytes %d), not estimated from bits per weight; split over layers in "
-                 "proportion to the %s estimate" % (spec["weights_bytes"], q["label"])) if spec.get("weights_bytes") else
-                ("weights size estimated from %s bits per weight" % q["label"]),
+        "note": _weights_note(spec, q),
     }

@@ -54,8 +54,9 @@ def test_sglang_deepseek_v3_on_2x8_h100_uses_its_own_multinode_flags(tmp_path):
     for rank, host in enumerate(['gpu-a', 'gpu-b']):
         args = out[host]['args']
         assert out[host]['entrypoint'] == ['python3', '-m', 'sglang.launch_server']
-        assert _flag(args, '--tp-size') == '8'
-        assert _flag(args, '--pp-size') == '2'
+        # SGLang spans nodes with tensor parallelism (its DeepSeek guide: --tp 16 --nnodes 2 on 2 x 8 H100), not PP
+        assert _flag(args, '--tp-size') == '16'
+        assert '--pp-size' not in args
         assert _flag(args, '--nnodes') == '2'
         assert _flag(args, '--node-rank') == str(rank)
         assert _flag(args, '--dist-init-addr') == '10.0.0.11:5000'

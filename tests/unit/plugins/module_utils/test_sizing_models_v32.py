@@ -166,3 +166,15 @@ def test_saved_spec_without_new_keys_reads_as_dense():
         del spec[key]
     again = models.model_spec(spec)
     assert again["attention_kind"] == "mla" and again["requires_architectures"] is None
+
+
+@pytest.mark.parametrize('kv_dtype, per_layer', [('fp8', 656 + 132), ('auto', 1152 + 132)])
+def test_v32_plan_sizes_the_kv_cache_per_gpu_with_the_sparse_entry(kv_dtype, per_layer):
+    # vLLM flashmla_sparse: the FP8 latent entry is 656 bytes (512 FP8 + 4 FP32 scales + 64 BF16 rope), 16-bit is
+    # 576 x 2; the indexer's key cache adds 128 FP8 + one FP32 scale = 132 bytes per layer. The latent and the indexer
+    # key are whole on every rank (MLA), so the per-GPU figure is the per-token one.
+    plan = sizing.gpu_plan('DeepSeek-V3.2', 'H200', kv_dtype=kv_dtype)
+    assert plan['kv_bytes_per_token_per_gpu'] == per_layer * 61
+    block = plan['kv_block_tokens']
+    # kv_cache_gib is rounded to 3 decimals in the plan: within one block of the exact count
+    assert abs(plan['kv_tokens'] - int(plan['kv_cache_gib'] * 2 ** 30 // (per_layer * 61)) // block * block) <= block
