@@ -331,7 +331,9 @@ def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=DEFAULT_GPUS
     if plan is None:
         plan = {"fits": False, "reason": reason, "tensor_parallel": None, "pipeline_parallel": None, "data_parallel": None, "nodes": None,
                 "gpus": None, "weights_gib": None, "kv_cache_gib": None, "overhead_gib": sizing["overhead_gib"], "margin_gib": sizing["margin_gib"],
-                "free_gib": None, "kv_tokens": 0, "max_concurrency": 0, "engine_args": {}, "engine_argv": {}}
+                "free_gib": None, "kv_tokens": 0, "max_concurrency": 0, "engine_args": {}, "engine_argv": {},
+                "memory_gib": round(gspec["memory_gib"], 3),
+                "budget_gib": round(gspec["memory_gib"] * (util if engine_rules.RULES[rules_engine]["memory_cap"] else 1.0), 3)}
     else:
         if not _bare:  # smallest_fit's probes need the layout, not the flags
             _with_flags(spec, gspec, quant, kv, plan, sizing, gpus_per_node, dtype_override)

@@ -64,3 +64,43 @@ def test_one_plan_with_the_settings_the_copies_disagreed_on(tmp_path):
     assert result.returncode == 0, result.output
     report = (tmp_path / 'plan.md').read_text()
     assert '| 6.0 |' in report or '| 6 |' in report, report
+
+
+CURRENT_GENERATION = """
+all:
+  children:
+    deepseek_inference:
+      children:
+        v32_h200:
+          hosts: {ds-v32-h200-1: {ansible_host: 192.0.2.31}}
+          vars: {deepseek_deployment: v32_h200, deepseek_model: DeepSeek-V3.2, deepseek_gpu: H200, deepseek_kv_dtype: fp8,
+                 deepseek_max_model_len: 65536, deepseek_concurrency: 4}
+        v32_h100:
+          hosts: {ds-v32-h100-1: {ansible_host: 192.0.2.41}, ds-v32-h100-2: {ansible_host: 192.0.2.42}}
+          vars: {deepseek_deployment: v32_h100, deepseek_model: DeepSeek-V3.2, deepseek_gpu: H100-80G, deepseek_kv_dtype: fp8,
+                 deepseek_max_model_len: 65536, deepseek_concurrency: 4}
+        r1_b200_fp4:
+          hosts: {ds-r1-b200-1: {ansible_host: 192.0.2.51}}
+          vars: {deepseek_deployment: r1_b200_fp4, deepseek_model: DeepSeek-R1, deepseek_quant: nvfp4, deepseek_gpu: B200,
+                 deepseek_max_model_len: 65536, deepseek_concurrency: 4}
+        v32_a100:
+          hosts: {ds-v32-a100-1: {ansible_host: 192.0.2.61}}
+          vars: {deepseek_deployment: v32_a100, deepseek_model: DeepSeek-V3.2, deepseek_gpu: A100-80G}
+"""
+
+
+def test_plan_shows_the_current_generation_and_fp4(tmp_path):
+    # Issue 13's acceptance: V3.2 (sparse attention) planned on H200 and H100, an NVFP4 plan on B200, and V3.2
+    # refused on Ampere, whose GPUs the sparse kernels do not run on.
+    inventory = tmp_path / 'hosts.yml'
+    inventory.write_text(CURRENT_GENERATION)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
+    cmd = ['ansible-playbook', 'onprem.deepseek.plan', '-i', str(inventory), '-e', 'deepseek_plan_report_dir=%s' % tmp_path]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    output = result.stdout + result.stderr
+    report = (tmp_path / 'plan.md').read_text()
+    assert '| v32_h200 | DeepSeek-V3.2 | fp8 | 8 x H200 |' in report, report
+    assert '| v32_h100 | DeepSeek-V3.2 | fp8 | 16 x H100-80G |' in report, report
+    assert '| r1_b200_fp4 | DeepSeek-R1 | nvfp4 | ' in report and 'x B200' in report, report
+    assert 'runs only on hopper, blackwell GPUs' in ' '.join(output.split()), output
+    assert result.returncode != 0  # the A100 deployment does not fit: the playbook says so and fails
