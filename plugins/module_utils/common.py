@@ -42,9 +42,11 @@ def did_you_mean(value, allowed, limit=3):
     return [by_key[key] for key in close]
 
 
-def _unknown(argument, value, allowed):
+def _unknown(argument, value, allowed, route=None):
+    """The error for a name not in a table: the allowed names, the closest ones, and (route) how to go without one."""
     close = did_you_mean(value, allowed) if isinstance(value, str) and value.strip() else []
     hint = ("; did you mean %s?" % " or ".join(close)) if close else ""
+    hint += (" Not listed? %s" % route) if route else ""
     return SizingError(
         "unknown %s %r; allowed: %s%s" % (argument, value, ", ".join(allowed), hint),
         argument=argument, value=value, allowed=list(allowed))

@@ -11,6 +11,9 @@ import re
 from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, common
 
 
+GPU_ROUTE = "Give the GPU as a dict with memory_gib (and compute_capability, bandwidth_gbps)."
+
+
 def _gpu_key(name):
     key = str(name).lower()
     key = re.sub(r"\b(nvidia|amd|geforce|instinct|tesla)\b", " ", key)
@@ -58,10 +61,10 @@ def gpu_spec(gpu):
         spec.setdefault("aliases", [])
         return spec
     if not isinstance(gpu, str) or not gpu.strip():
-        raise common._unknown("gpu", gpu, gpu_names())
+        raise common._unknown("gpu", gpu, gpu_names(), GPU_ROUTE)
     entry = _GPU_INDEX.get(_gpu_key(gpu))
     if entry is None:
-        raise common._unknown("gpu", gpu, gpu_names())
+        raise common._unknown("gpu", gpu, gpu_names(), GPU_ROUTE)
     spec = copy.deepcopy(entry)
     spec["memory_gib"] = entry["memory_mib"] / 1024.0
     return spec

@@ -16,6 +16,9 @@ import copy
 from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, common
 
 
+MODEL_ROUTE = "Give the model's config.json as a dict (deepseek_model: the path of its directory reads it on the controller)."
+
+
 def _model_index():
     index = {}
     for entry in catalog.MODELS:
@@ -38,7 +41,7 @@ def _lookup_model(name):
         key = key.rsplit("/", 1)[1]
     entry = _MODEL_INDEX.get(common._norm(key))
     if entry is None:
-        raise common._unknown("model", name, model_names())
+        raise common._unknown("model", name, model_names(), MODEL_ROUTE)
     return entry
 
 
@@ -317,7 +320,7 @@ def model_spec(model):
             "model dict is neither a Hugging Face config.json (needs %s) nor a model_spec result" % ", ".join(_REQUIRED_CONFIG_KEYS),
             "model", sorted(str(k) for k in model.keys()), list(_REQUIRED_CONFIG_KEYS))
     if not isinstance(model, str) or not model.strip():
-        raise common._unknown("model", model, model_names())
+        raise common._unknown("model", model, model_names(), MODEL_ROUTE)
     entry = _lookup_model(model)
     spec = _spec_from_config(copy.deepcopy(entry["config"]), meta=entry)
     spec["aliases"] = list(entry["aliases"])

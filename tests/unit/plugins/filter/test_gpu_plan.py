@@ -217,7 +217,8 @@ def test_gguf_iquants_plan_like_q4_k_m(filters, quant):
     ({"gpu": "H1000"}, "onprem.deepseek.gpu_plan: unknown gpu 'H1000'; allowed: A100-40G, A100-80G, A800, H100-80G, H100-PCIe, H800, H100-NVL, "
                        "H800-PCIe, H20, H200, L40S, L40, L20, RTX4090, B200, MI300X, "
                        "H20-141G, H200-NVL, B300, GB200, RTX-PRO-6000-SE, RTX5090, L4, RTX-A6000, A10, V100-32G, MI325X, MI355X; "
-                       "did you mean H100-80G or H800 or H200?"),
+                       "did you mean H100-80G or H800 or H200? Not listed? Give the GPU as a dict with memory_gib (and compute_capability, "
+                       "bandwidth_gbps)."),
     ({"quant": "int3"}, "onprem.deepseek.gpu_plan: unknown quant 'int3'; allowed: bf16, fp16, fp8, int8, awq, gptq, q8_0, q6_k, q5_k_m, "
                         "q4_k_m, q3_k_m, q2_k, iq4_xs, iq3_xxs, iq2_xs, iq2_xxs, iq1_m, iq1_s, nvfp4, mxfp4, w4a8; did you mean int8?"),
     ({"kv_dtype": "fp4"}, "onprem.deepseek.gpu_plan: unknown kv_dtype 'fp4'; allowed: auto, bf16, fp16, fp8, fp8_e4m3, fp8_e5m2; "

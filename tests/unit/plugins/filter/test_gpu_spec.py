@@ -65,7 +65,8 @@ def test_ambiguous_or_unknown_gpu(filters):
     assert str(err.value) == ("onprem.deepseek.gpu_spec: unknown gpu 'H1000'; allowed: A100-40G, A100-80G, A800, H100-80G, H100-PCIe, "
                               "H800, H100-NVL, H800-PCIe, H20, H200, L40S, L40, L20, RTX4090, B200, MI300X, "
                               "H20-141G, H200-NVL, B300, GB200, RTX-PRO-6000-SE, RTX5090, L4, RTX-A6000, A10, V100-32G, MI325X, MI355X; "
-                              "did you mean H100-80G or H800 or H200?")
+                              "did you mean H100-80G or H800 or H200? Not listed? Give the GPU as a dict with memory_gib "
+                              "(and compute_capability, bandwidth_gbps).")
     # A100 comes in 40 and 80 GB: the memory must be named
     with pytest.raises(AnsibleFilterError):
         filters["gpu_spec"]("A100")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, common, gpu_specs, queueing
+from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, common, gpu_specs, queueing, sizing
 
 BAD_NUMBERS = [float("inf"), float("-inf"), float("nan"), "1e999", "abc", True, 10 ** 400]
 
@@ -98,3 +98,13 @@ def test_volta_runs_neither_bf16_nor_fp8():
     assert v100["name"] == "V100-32G"
     assert "bf16" not in v100["weight_dtypes"] and "fp8" not in v100["weight_dtypes"]
     assert v100["kv_dtypes"] == ["fp16"] and v100["fp8"] is False
+
+
+def test_unknown_model_and_gpu_name_the_route_without_a_catalogue_entry():
+    # Issue 13: "did you mean" plus the config.json / dict route, in the sizing error itself (preflight passes it on).
+    with pytest.raises(common.SizingError) as model_error:
+        sizing.model_spec('deepseek-v3.3')
+    assert 'did you mean DeepSeek-V3' in str(model_error.value) and "config.json as a dict" in str(model_error.value)
+    with pytest.raises(common.SizingError) as gpu_error:
+        sizing.gpu_spec('H2000')
+    assert 'did you mean H200' in str(gpu_error.value) and 'dict with memory_gib' in str(gpu_error.value)
