@@ -189,6 +189,7 @@ CONFIG_ONLY = """
 - name: Gateway configuration only
   hosts: deepseek_inference
   gather_facts: false
+  become: true
   tasks:
     - name: Write the key map and the site
       ansible.builtin.include_role:

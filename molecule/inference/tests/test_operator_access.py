@@ -4,8 +4,14 @@ Every converge, check, idempotence run and re-converge of this scenario goes thr
 """
 
 import os
+import subprocess
 
-from lab import SCENARIO
+import httpx
+import openai
+
+from lab import CA, KEYS, MODEL, SCENARIO
+
+SECOND = 'onprem-inference-b'
 
 SUDO_PASSWORD = 'lab-sudo-password-0123456789'  # Dockerfile.j2; its only copy in the inventory is vaulted
 
@@ -30,5 +36,20 @@ def test_the_sudo_password_is_only_vaulted_in_the_inventory():
         for name in files:
             with open(os.path.join(root, name), encoding='utf-8') as handle:
                 assert SUDO_PASSWORD not in handle.read(), name
-    with open(os.path.join(SCENARIO, 'inventory', 'host_vars', 'onprem-inference.yml'), encoding='utf-8') as handle:
+    with open(os.path.join(SCENARIO, 'inventory', 'group_vars', 'deepseek.yml'), encoding='utf-8') as handle:
         assert 'ansible_become_password: !vault' in handle.read()
+
+
+def test_second_deployment_serves_its_own_completion(tmp_path):
+    # Two hosts, two deployments, converged (and checked idempotent) by the same site.yml runs over SSH; the
+    # second host's gateway answers through its own port with its own CA.
+    ca = subprocess.run(['podman', 'exec', SECOND, 'cat', CA], capture_output=True, text=True, check=True, timeout=60).stdout
+    ca_file = tmp_path / 'ca-b.crt'
+    ca_file.write_text(ca)
+    client = openai.OpenAI(base_url='https://localhost:18444/v1', api_key=KEYS['alice'], max_retries=0, timeout=60,
+                           http_client=httpx.Client(verify=str(ca_file), timeout=60))
+    answer = client.chat.completions.create(model=MODEL, messages=[{'role': 'user', 'content': 'hello'}], max_tokens=4)
+    assert answer.choices[0].message.content is not None
+    active = subprocess.run(['podman', 'exec', SECOND, 'systemctl', 'is-active', 'deepseek-inference.service'],
+                            capture_output=True, text=True, check=False, timeout=60).stdout.strip()
+    assert active == 'active'
