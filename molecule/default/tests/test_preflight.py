@@ -95,8 +95,10 @@ def test_model_that_cannot_fit_fails_naming_model_and_memory(host, host_name):
     if host.backend.get_hostname() != host_name:
         pytest.skip('run once, against ' + host_name)
     # DeepSeek-V3 in FP8 is about 640 GiB of weights: it cannot fit in one node of 8 x H100 80GB.
+    # vLLM's rules (the scenario's own engine is llama.cpp, which refuses FP8 weights before any memory sum: GGUF only).
     result = _run_preflight({'deepseek_model': 'deepseek-ai/DeepSeek-V3', 'deepseek_quant': 'fp8', 'deepseek_gpu': 'H100-80G',
-                             'deepseek_max_nodes': 1, 'preflight_report_path': '/var/lib/onprem-deepseek/never.json'}, host_name)
+                             'deepseek_engine': 'vllm', 'deepseek_max_nodes': 1,
+                             'preflight_report_path': '/var/lib/onprem-deepseek/never.json'}, host_name)
     assert result.returncode != 0, result.output
     assert 'model deepseek-ai/DeepSeek-V3 does not fit on 8 x H100-80G' in result.output
     assert 'GiB per GPU' in result.output and 'GiB budget' in result.output
