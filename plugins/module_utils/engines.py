@@ -285,19 +285,24 @@ def command_line(engine, flags, served_model_name="deepseek", bind_address="127.
             "health_path": health_path}
 
 
-def run_options(entrypoint, model_dir, gpu_access="none", shm_size="1g", env=None):
+def run_options(entrypoint, model_dir, gpu_access="none", shm_size="1g", env=None, rdma=False):
     """The container engine's run options (podman and docker spell them alike); see plugins/filter/engine_command.yml.
 
     GPU engines share the host's IPC namespace (NCCL, CUDA IPC): podman refuses --shm-size with --ipc host
     (podman 4.3: "cannot set shmsize when running in the {host } IPC Namespace", exit 125), so only the others get a
     private /dev/shm. --cgroupns private: the engine sees its own cgroup (podman's default on cgroup v2,
     not on v1, where the host namespace also breaks runc inside a lab host). --entrypoint names one
-    program: docker runs a JSON list literally.
+    program: docker runs a JSON list literally. RDMA (the fabric role's fabric_rdma): the verbs devices
+    (/dev/infiniband), IPC_LOCK and an unlimited memlock, which ibverbs needs to pin memory (rdma-core's
+    "libibverbs: Warning: couldn't lock memory" otherwise; NVIDIA's "Running RDMA in containers" guide).
     """
     if gpu_access not in GPU_ACCESS:
         raise common._unknown("gpu_access", gpu_access, list(GPU_ACCESS))
     options = ["--network", "host", "--cgroupns", "private"]
     options += ["--ulimit", "memlock=-1:-1", "--ipc", "host"] if gpu_access != "none" else ["--shm-size", str(shm_size)]
+    if rdma:
+        options += ["--device", "/dev/infiniband", "--cap-add", "IPC_LOCK"]
+        options += ["--ulimit", "memlock=-1:-1"] if gpu_access == "none" else []
     options += ["--volume", "%s:/models:ro" % model_dir,
                 "--env", "HF_HUB_OFFLINE=1", "--env", "TRANSFORMERS_OFFLINE=1", "--env", "DO_NOT_TRACK=1"]
     options += ["--env=%s=%s" % (key, value) for key, value in (env or {}).items()]

@@ -160,9 +160,35 @@ def rdma_devices(root='/'):
                 'link_layer': _read(os.path.join(ppath, 'link_layer'), 'unknown'),
                 'state': state.split(':')[-1].strip() if state else 'unknown',
                 'rate': _read(os.path.join(ppath, 'rate'), 'unknown'),
+                'gids': port_gids(ppath),
             })
-        result.append({'name': name, 'ports': ports})
+        netdevs = sorted(set(g['netdev'] for p in ports for g in p['gids'] if g['netdev']))
+        if not netdevs:
+            # IPoIB interfaces and mlx5 Ethernet functions hang under the device's PCI function.
+            netdevs = _listdir(os.path.join(base, name, 'device', 'net'))
+        result.append({'name': name, 'ports': ports, 'netdevs': netdevs})
     return result
+
+
+def port_gids(port_path):
+    """The populated GID table entries of one RDMA port: index, GID, type ("RoCE v2", "IB/RoCE v1") and netdev.
+
+    Unused entries read as the zero GID (the kernel's gid_attrs files then fail with EINVAL: the type is None).
+    """
+    gids = []
+    for index in _listdir(os.path.join(port_path, 'gids')):
+        if not index.isdigit():
+            continue
+        gid = _read(os.path.join(port_path, 'gids', index), '') or ''
+        if not gid or gid.replace(':', '').strip('0') == '':
+            continue
+        gids.append({
+            'index': int(index),
+            'gid': gid,
+            'type': _read(os.path.join(port_path, 'gid_attrs', 'types', index)),
+            'netdev': _read(os.path.join(port_path, 'gid_attrs', 'ndevs', index)),
+        })
+    return sorted(gids, key=lambda g: g['index'])
 
 
 def numa_nodes(root='/'):

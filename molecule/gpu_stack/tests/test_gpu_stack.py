@@ -118,8 +118,9 @@ def test_nouveau_blacklisted(host):
 
 def test_nccl_conf_from_inventory_and_fabric(host):
     lines = [l for l in host.file('/etc/nccl.conf').content_string.splitlines() if not l.startswith('#')]
-    # No RDMA device in a container: nothing switched off system-wide, the socket interface and the inventory's settings.
-    assert lines == ['NCCL_DEBUG=WARN', 'NCCL_SOCKET_IFNAME==eth0']
+    # No RDMA device in a container: the fabric role resolves transport auto to none (sockets only), then the socket
+    # interface and the inventory's settings.
+    assert lines == ['NCCL_DEBUG=WARN', 'NCCL_IB_DISABLE=1', 'NCCL_SOCKET_IFNAME==eth0']
 
 
 def test_cuda_environment(host):

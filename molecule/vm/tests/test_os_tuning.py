@@ -9,6 +9,13 @@ MODPROBE_FILE = "/etc/modprobe.d/onprem-nvidia-nouveau.conf"
 LEGACY_MODPROBE_FILE = "/etc/modprobe.d/onprem-deepseek-blacklist-nouveau.conf"
 
 
+@pytest.fixture(autouse=True)
+def _only_the_tuned_vm(host):
+    # converge runs os_tuning on os-tuning-vm only; fabric-vm-b is the fabric peer (test_fabric.py).
+    if host.backend.get_hostname() != "os-tuning-vm":
+        pytest.skip("os_tuning runs on os-tuning-vm only")
+
+
 def test_kernel_cmdline_has_thp_never(host):
     assert "transparent_hugepage=never" in host.file("/proc/cmdline").content_string.split()
 

@@ -521,12 +521,6 @@ def test_cuda_kernel_flavor_follows_the_driver(overrides, flavor):
     assert _t(templar, '{{ __cuda_kernel_flavor }}') == flavor
 
 
-def test_nccl_conf_switches_nothing_off_without_rdma():
-    with open(os.path.join(ROLES, 'cuda', 'tasks', 'nccl.yml')) as handle:
-        text = handle.read()
-    assert 'NCCL_IB_DISABLE' not in text.split('# Nothing is switched off')[1].split('\n', 3)[-1]
-
-
 @pytest.mark.parametrize('os_name, source, module', [
     ('debian12', 'distribution', 'nvidia-current-peermem'),
     ('debian13', 'nvidia', 'nvidia-peermem'),

@@ -69,8 +69,8 @@ def test_hgx_h100_board(hgx):
     assert facts['gpus'][1]['driver'] is None
     assert facts['numa_nodes'] == 2
     assert facts['rdma_link_layers'] == ['Ethernet', 'InfiniBand']
-    assert facts['rdma_devices'][0] == {'name': 'mlx5_0', 'ports': [
-        {'port': 1, 'link_layer': 'InfiniBand', 'state': 'ACTIVE', 'rate': '400 Gb/sec (4X NDR)'}]}
+    assert facts['rdma_devices'][0] == {'name': 'mlx5_0', 'netdevs': [], 'ports': [
+        {'port': 1, 'link_layer': 'InfiniBand', 'state': 'ACTIVE', 'rate': '400 Gb/sec (4X NDR)', 'gids': []}]}
     assert facts['nvidia_driver_version'] == '550.127.05'
     assert facts['nvidia_driver_loaded'] is True
     assert facts['cuda_version'] == '12.4.1'
@@ -227,3 +227,23 @@ def test_boards_without_a_catalogue_entry_before_now_are_known(tmp_path, device,
     _pci(str(tmp_path), '0000:18:00.0', '0x10de', device, '0x030200')
     gpu = hardware.scan(str(tmp_path))['gpus'][0]
     assert gpu['known'] and gpu['catalog_gpu'] == catalog_gpu
+
+
+def test_roce_port_gid_table(tmp_path):
+    """A ConnectX RoCE port's GID table as `show_gids` prints it (NVIDIA MLNX_OFED docs, "RoCE v2 GID index"):
+    0/1 the link-local GID as RoCE v1/v2, 2/3 the IPv4-mapped address as v1/v2; unused entries are the zero GID
+    and their gid_attrs files fail (EINVAL), read here as absent."""
+    root = str(tmp_path)
+    _ib_port(root, 'mlx5_1', 1, 'Ethernet', '4: ACTIVE', '200 Gb/sec (4X HDR)')
+    port = os.path.join(root, 'sys/class/infiniband/mlx5_1/ports/1')
+    table = [('fe80:0000:0000:0000:0e42:a1ff:fe00:0001', 'IB/RoCE v1'), ('fe80:0000:0000:0000:0e42:a1ff:fe00:0001', 'RoCE v2'),
+             ('0000:0000:0000:0000:0000:ffff:0a4d:0001', 'IB/RoCE v1'), ('0000:0000:0000:0000:0000:ffff:0a4d:0001', 'RoCE v2')]
+    for index, (gid, kind) in enumerate(table):
+        _write(os.path.join(port, 'gids', str(index)), gid)
+        _write(os.path.join(port, 'gid_attrs/types', str(index)), kind)
+        _write(os.path.join(port, 'gid_attrs/ndevs', str(index)), 'ens1f0np0')
+    _write(os.path.join(port, 'gids', '4'), '0000:0000:0000:0000:0000:0000:0000:0000')
+    device = hardware.scan(root)['rdma_devices'][0]
+    assert device['netdevs'] == ['ens1f0np0']
+    assert [(g['index'], g['type']) for g in device['ports'][0]['gids']] == [
+        (0, 'IB/RoCE v1'), (1, 'RoCE v2'), (2, 'IB/RoCE v1'), (3, 'RoCE v2')]
