@@ -6,6 +6,8 @@ ends, and the two converges it makes are refused before anything changes, so the
 scenario's converge left it. One test per finding; each fails against the role before the issue.
 """
 
+import hashlib
+import json
 import re
 import time
 
@@ -15,7 +17,7 @@ import pytest
 import lab
 
 SITE = '/etc/nginx/conf.d/onprem-deepseek.conf'
-KEY_MAP = '/etc/nginx/onprem-deepseek/api-keys.map'
+KEY_FILE = '/etc/nginx/onprem-deepseek/api-keys.json'
 NOT_FORWARDED = ['/docs', '/openapi.json', '/extras/tokenize', '/health', '/metrics', '/']
 LEAKS = re.compile(r'Traceback|\.py\b|/usr/|/opt/|site-packages|File "')
 
@@ -52,12 +54,13 @@ def test_key_with_its_case_swapped_gets_401(ca_file):
         assert response.headers['www-authenticate'] == 'Bearer realm="deepseek"'
 
 
-def test_key_map_is_root_only_and_matches_case_sensitively(host):
-    keys = host.file(KEY_MAP)
+def test_key_file_is_root_only_and_holds_hashes(host):
+    keys = host.file(KEY_FILE)
     assert keys.user == 'root' and keys.mode == 0o600
-    text = keys.content_string
-    assert '"~^(?i:bearer) %s$" "alice";' % lab.KEYS['alice'] in text
-    assert lab.KEYS['bob'] not in text
+    table = json.loads(keys.content_string)
+    assert table[hashlib.sha256(lab.KEYS['alice'].encode()).hexdigest()]['name'] == 'alice'
+    for key in lab.KEYS.values():
+        assert key not in keys.content_string
 
 
 # Finding 7: /healthz was an unauthenticated proxy of the engine's model list, any method, no limit.
@@ -169,7 +172,7 @@ def test_nginx_comes_back_after_its_master_is_killed(host, ca_file):
 
 # Findings 4 and 5: every input problem named at once before any change; a refused nginx config is rolled back.
 def test_converge_names_every_problem_and_changes_nothing(host, ca_file):
-    before = (host.file(SITE).sha256sum, host.file(KEY_MAP).sha256sum)
+    before = (host.file(SITE).sha256sum, host.file(KEY_FILE).sha256sum)
     keys = lab.CONVERGE_VARS['gateway_api_keys'] + [{'name': 'alice-copy', 'key': lab.KEYS['alice'].swapcase()}]
     result = lab.converge({'gateway_rate_limit': -5, 'gateway_api_keys': keys})
     assert result.returncode != 0
@@ -179,19 +182,19 @@ def test_converge_names_every_problem_and_changes_nothing(host, ca_file):
     assert re.search(r'gateway: 2 problem\(s\) on onprem-inference', result.output)
     for entry in keys:
         assert entry['key'] not in result.output
-    assert (host.file(SITE).sha256sum, host.file(KEY_MAP).sha256sum) == before
+    assert (host.file(SITE).sha256sum, host.file(KEY_FILE).sha256sum) == before
     assert host.service('nginx').is_running
     assert _get(ca_file, '/v1/models', lab.KEYS['alice']).status_code == 200
 
 
 CONFIG_ONLY = """
-# The role's key map and site alone, without its input checks: what nginx -t refuses must not stay.
+# The role's key file and site alone, without its input checks: what nginx -t refuses must not stay.
 - name: Gateway configuration only
   hosts: deepseek_inference
   gather_facts: false
   become: true
   tasks:
-    - name: Write the key map and the site
+    - name: Write the key file and the site
       ansible.builtin.include_role:
         name: onprem.deepseek.gateway
         tasks_from: config.yml
@@ -199,19 +202,19 @@ CONFIG_ONLY = """
 
 
 def test_configuration_refused_by_nginx_is_rolled_back(host, ca_file, tmp_path):
-    before = (host.file(SITE).sha256sum, host.file(KEY_MAP).sha256sum)
+    before = (host.file(SITE).sha256sum, host.file(KEY_FILE).sha256sum)
     playbook = tmp_path / 'gateway-config.yml'
     playbook.write_text(CONFIG_ONLY)
-    carol = {'name': 'carol', 'key': 'lab-carol-0123456789abcdef0123456789'}
-    result = lab.converge({'gateway_rate_limit': -5, 'gateway_api_keys': lab.CONVERGE_VARS['gateway_api_keys'] + [carol]},
+    dave = {'name': 'dave', 'key': 'lab-dave-0123456789abcdef0123456789a'}
+    result = lab.converge({'gateway_rate_limit': -5, 'gateway_api_keys': lab.CONVERGE_VARS['gateway_api_keys'] + [dave]},
                           playbook=str(playbook))
     assert result.returncode != 0
     assert 'were not kept (nginx -t refused them' in result.output, result.output[-3000:]
     assert 'invalid rate "rate=-5r/s"' in result.output
-    assert carol['key'] not in result.output and lab.KEYS['alice'] not in result.output
-    assert (host.file(SITE).sha256sum, host.file(KEY_MAP).sha256sum) == before
+    assert dave['key'] not in result.output and lab.KEYS['alice'] not in result.output
+    assert (host.file(SITE).sha256sum, host.file(KEY_FILE).sha256sum) == before
     leftovers = host.run('ls -A /etc/nginx/conf.d /etc/nginx/onprem-deepseek').stdout
-    assert '~' not in leftovers, leftovers  # no backup (the key map's holds keys) stays behind
+    assert '~' not in leftovers, leftovers  # no backup stays behind
     assert host.run('nginx -t').rc == 0
     assert host.service('nginx').is_running
     assert _get(ca_file, '/v1/models', lab.KEYS['alice']).status_code == 200

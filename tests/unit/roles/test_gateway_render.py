@@ -2,7 +2,8 @@
 
 Three layers: the rendered text (security-relevant directives, nginx syntax aside); `nginx -t` and a
 throwaway nginx on 127.0.0.1 in front of a stub engine (skipped where nginx is not installed), which
-proves what the text cannot: phase order (limit_req before auth_request), case-sensitive keys,
+proves what the text cannot: phase order (limit_req before auth_request), case-sensitive keys
+checked by njs against their SHA-256, roles (403), revoked and expired keys (401 saying why),
 error pages and header inheritance; and the role's tasks run under ansible-playbook on localhost:
 `tasks/assert.yml` on its own (one failure naming every problem, never a key) and `tasks/config.yml`
 putting the previous files back when nginx refuses new ones. Everything is written below tmp_path.
@@ -28,14 +29,22 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 ROLE = os.path.join(ROOT, 'roles', 'gateway')
 NGINX = shutil.which('nginx') or shutil.which('nginx', path='/usr/sbin:/sbin')
-needs_nginx = pytest.mark.skipif(NGINX is None, reason='nginx is not installed here (apt-get install nginx to run these)')
+# Debian's njs module (libnginx-mod-http-js), beside the binary's tree (/usr/sbin/nginx -> /usr/lib/nginx/modules).
+NJS = os.path.join(os.path.dirname(os.path.dirname(NGINX)), 'lib', 'nginx', 'modules', 'ngx_http_js_module.so') if NGINX else None
+NJS = NJS if NJS and os.path.exists(NJS) else None
+WITHOUT_NGINX = 'nginx and its njs module are not installed here (apt-get install nginx libnginx-mod-http-js to run these)'
+needs_nginx = pytest.mark.skipif(NJS is None, reason=WITHOUT_NGINX)
 
 KEYS = [
-    {'name': 'alice', 'key': 'lab-alice-0123456789abcdef0123456789', 'state': 'present'},
+    {'name': 'alice', 'key': 'lab-alice-0123456789abcdef0123456789', 'state': 'present', 'role': 'admin', 'owner': 'Alice A.'},
     {'name': 'bob', 'key': 'lab-bob-0123456789abcdef0123456789ab', 'state': 'revoked'},
-    {'name': 'batch', 'key': 'lab-batch-0123456789abcdef012345678', 'rate': 2},
-    # "." and "+" are regular-expression metacharacters: the map must escape them.
-    {'name': 'dotted', 'key': 'k.e+y/with=rfc6750~chars_0123456789'},
+    {'name': 'batch', 'key': 'lab-batch-0123456789abcdef012345678', 'rate': 2, 'role': 'admin'},
+    # Every RFC 6750 character, "." and "+" included.
+    {'name': 'dotted', 'key': 'k.e+y/with=rfc6750~chars_0123456789', 'role': 'admin', 'expires': '2999-01-01'},
+    # No role: a user (inference paths only).
+    {'name': 'carol', 'key': 'lab-carol-0123456789abcdef0123456789'},
+    {'name': 'audit', 'key': 'lab-audit-0123456789abcdef0123456789', 'role': 'auditor'},
+    {'name': 'old', 'key': 'lab-old-0123456789abcdef0123456789ab', 'role': 'admin', 'expires': '2020-01-01'},
 ]
 KEY = dict((k['name'], k['key']) for k in KEYS)
 MODEL_ID = 'deepseek-secret-model-id'
@@ -57,7 +66,7 @@ RENDER = """
         mode: "0600"
       loop:
         - {{src: site.conf.j2, dest: conf.d/onprem-deepseek.conf}}
-        - {{src: api-keys.map.j2, dest: api-keys.map}}
+        - {{src: api-keys.json.j2, dest: api-keys.json}}
         - {{src: nginx-restart.conf.j2, dest: nginx-restart.conf}}
     - name: Show
       ansible.builtin.debug:
@@ -76,10 +85,11 @@ def _ansible(tmp_path, playbook, extra_vars, name='play'):
 
 
 def _render(out, extra_vars):
-    """Render the role's templates into out/ (conf.d/onprem-deepseek.conf, api-keys.map, nginx-restart.conf)."""
+    """Render the role's templates into out/ (conf.d/onprem-deepseek.conf, api-keys.json, nginx-restart.conf)."""
     (out / 'conf.d').mkdir(parents=True, exist_ok=True)
     (out / 'logs').mkdir(exist_ok=True)
-    variables = {'out': str(out), '__gateway_keys_map': str(out / 'api-keys.map'), '__gateway_tls_dir': str(out),
+    variables = {'out': str(out), '__gateway_keys_file': str(out / 'api-keys.json'), '__gateway_tls_dir': str(out),
+                 '__gateway_keys_js': os.path.join(ROLE, 'files', 'api-keys.js'),
                  'gateway_log_dir': str(out / 'logs'), 'gateway_api_keys': KEYS}
     variables.update(extra_vars)
     (out / 'render.yml').write_text(RENDER)
@@ -90,8 +100,9 @@ def _render(out, extra_vars):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     tasks = json.loads(result.stdout)['plays'][0]['tasks']
     shown = json.loads([t for t in tasks if t['task']['name'] == 'Show'][0]['hosts']['localhost']['msg'])
-    return {'site': (out / 'conf.d' / 'onprem-deepseek.conf').read_text(), 'map': (out / 'api-keys.map').read_text(),
-            'dropin': (out / 'nginx-restart.conf').read_text(), 'endpoint': shown['endpoint']}
+    return {'site': (out / 'conf.d' / 'onprem-deepseek.conf').read_text(), 'keys': (out / 'api-keys.json').read_text(),
+            'dropin': (out / 'nginx-restart.conf').read_text(), 'endpoint': shown['endpoint'],
+            'keys_file': str(out / 'api-keys.json')}
 
 
 def _block_end(text, pos):
@@ -132,21 +143,31 @@ def rendered(tmp_path_factory):
 
 # --- the rendered text ---------------------------------------------------------------------------
 
-def test_key_map_matches_keys_case_sensitively_and_leaves_revoked_keys_out(rendered):
-    text = rendered['map']
-    entries = re.findall(r'^\s*"([^"]*)"\s+"([^"]*)";', text, re.M)
-    keyed = [(source, name) for source, name in entries if source.startswith('~')]
-    assert [name for dummy, name in keyed] == ['alice', 'batch', 'dotted']
-    for source, name in keyed:
-        # "~" is nginx's case-sensitive regex match ("~*" would ignore case); plain strings ignore case.
-        assert source.startswith('~^(?i:bearer) ') and source.endswith('$') and not source.startswith('~*')
-    assert '"~^(?i:bearer) lab-alice-0123456789abcdef0123456789$" "alice";' in text
-    assert r'"~^(?i:bearer) k\.e\+y/with=rfc6750~chars_0123456789$" "dotted";' in text
-    assert KEY['bob'] not in text
-    assert not [source for source, name in entries if 'earer' in source and not source.startswith('~')]
-    # One rate map per distinct rate, naming the keys of that rate.
-    assert re.search(r'map \$deepseek_api_key_name \$deepseek_rate_2 \{\s*default "";\s*"batch" "batch";\s*\}', text)
-    assert re.search(r'\$deepseek_rate_10 \{\s*default "";\s*"alice" "alice";\s*"dotted" "dotted";\s*\}', text)
+def test_key_file_holds_hashes_roles_and_expiry_never_a_key(rendered):
+    text = rendered['keys']
+    table = json.loads(text)
+    assert table == dict((hashlib.sha256(k['key'].encode()).hexdigest(),
+                          {'name': k['name'], 'role': k.get('role', 'user'), 'expires': k.get('expires'),
+                           'revoked': k.get('state') == 'revoked'}) for k in KEYS)
+    for entry in KEYS:
+        assert entry['key'] not in text
+    assert 'Alice A.' not in text  # the owner stays in the inventory
+
+
+def test_rate_maps_name_the_present_keys_of_each_rate(rendered):
+    site = rendered['site']
+    # One rate map per distinct rate, naming the keys of that rate (revoked ones left out).
+    assert re.search(r'map \$deepseek_api_key_name \$deepseek_rate_2 \{\s*default "";\s*"batch" "batch";\s*\}', site)
+    assert re.search(r'\$deepseek_rate_10 \{\s*default "";\s*"alice" "alice";\s*"dotted" "dotted";\s*"carol" "carol";', site)
+    assert '"bob"' not in site
+
+
+def test_each_api_path_names_the_roles_that_may_use_it(rendered):
+    locations = _blocks(rendered['site'], 'location')
+    roles = dict((path, re.search(r'set \$deepseek_roles " ([a-z ]*) ";', locations['= ' + path]).group(1).split())
+                 for path in ['/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/embeddings'])
+    assert roles == {'/v1/models': ['admin'], '/v1/chat/completions': ['user', 'admin'],
+                     '/v1/completions': ['user', 'admin'], '/v1/embeddings': ['user', 'admin']}
 
 
 def test_only_the_api_paths_reach_the_engine(rendered):
@@ -182,7 +203,8 @@ def test_api_locations_limit_first_then_check_the_key_and_hide_engine_failures(r
 def test_the_key_check_and_the_unauthenticated_limit(rendered):
     site = rendered['site']
     auth = _blocks(site, 'location')['= /_deepseek_auth']
-    assert re.search(r'if \(\$deepseek_api_key_name = ""\) \{\s*return 401;\s*\}\s*return 204;', auth)
+    assert auth.split() == ['internal;', 'access_log', 'off;', 'js_content', 'deepseek_keys.authorize;']
+    assert 'js_preload_object deepseek_api_keys from %s;' % rendered['keys_file'] in site
     assert re.search(r'map \$deepseek_api_key_name \$deepseek_unauthenticated \{\s*""\s+\$binary_remote_addr;\s*default "";\s*\}', site)
     assert 'limit_req_zone $deepseek_unauthenticated zone=deepseek_unauthenticated:10m rate=5r/s;' in site
     assert 'limit_req_zone $binary_remote_addr zone=deepseek_healthz:10m rate=5r/s;' in site
@@ -289,6 +311,9 @@ def _main_conf(tree, listen_local=True):
     (tree / 'nginx.conf').write_text(
         'worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/main-error.log warn;\n'
         'events { worker_connections 64; }\nhttp {\n%s    include %s/conf.d/*.conf;\n}\n' % (tree, tree, temp, tree))
+    # What Debian's modules-enabled/50-mod-http-js.conf does for the real nginx.conf.
+    text = (tree / 'nginx.conf').read_text()
+    (tree / 'nginx.conf').write_text('load_module %s;\n%s' % (NJS, text))
     return str(tree / 'nginx.conf')
 
 
@@ -345,8 +370,8 @@ class _Engine(BaseHTTPRequestHandler):
 @pytest.fixture(scope='module')
 def gateway(tmp_path_factory):
     """nginx on 127.0.0.1 with the rendered site (short timeout 1 s, small bursts) in front of the stub engine."""
-    if NGINX is None:
-        pytest.skip('nginx is not installed here (apt-get install nginx to run these)')
+    if NJS is None:
+        pytest.skip(WITHOUT_NGINX)
     tree = tmp_path_factory.mktemp('live')
     engine = ThreadingHTTPServer(('127.0.0.1', 0), _Engine)
     threading.Thread(target=engine.serve_forever, daemon=True).start()
@@ -412,6 +437,30 @@ def test_live_keys_match_exactly(gateway):
         assert _is_gateway_error(headers, body, 'invalid_api_key')
         assert headers['www-authenticate'] == 'Bearer realm="deepseek"'
     assert all(auth is None for dummy, dummy2, auth in gateway.hits)  # the key never goes on to the engine
+
+
+def test_live_roles_see_exactly_their_paths(gateway):
+    before = len(gateway.hits)
+    inference = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings']
+    for path in inference:
+        assert gateway('POST', path, KEY['carol'], '{}')[0] == 200, path  # a key without a role is a user
+        assert gateway('POST', path, KEY['alice'], '{}')[0] == 200, path
+    assert gateway('GET', '/v1/models', KEY['alice'])[0] == 200
+    served = len(gateway.hits)
+    assert served == before + 2 * len(inference) + 1
+    for key, path in [('carol', '/v1/models'), ('audit', '/v1/models')] + [('audit', path) for path in inference]:
+        status, headers, body = gateway('POST' if path in inference else 'GET', path, KEY[key], '{}')
+        assert status == 403, (key, path)
+        assert _is_gateway_error(headers, body, 'forbidden')
+    assert len(gateway.hits) == served  # a refused role never reaches the engine
+
+
+@pytest.mark.parametrize('key, reason', [('old', 'key expired'), ('bob', 'key revoked'), ('unknown', 'unknown key'),
+                                         (None, 'missing key')])
+def test_live_refused_keys_get_401_saying_why(gateway, key, reason):
+    status, headers, body = gateway('GET', '/v1/models', KEY.get(key, 'lab-unknown-0123456789abcdef012345') if key else None)
+    assert status == 401 and _is_gateway_error(headers, body, 'invalid_api_key')
+    assert json.loads(body)['error']['message'] == reason
 
 
 def test_live_tls12_is_refused(gateway):
@@ -553,6 +602,29 @@ def test_assert_names_every_problem_once_without_showing_a_key(tmp_path):
     assert 'has space' not in result.output
 
 
+def test_assert_names_bad_roles_expiry_owners_and_role_paths(tmp_path):
+    keys = KEYS + [{'name': 'eve', 'key': 'lab-eve-0123456789abcdef0123456789ab', 'role': 'root', 'expires': '2026-13-01'},
+                   {'name': 'frank', 'key': 'lab-frank-0123456789abcdef012345678', 'expires': 20261231, 'owner': ' '}]
+    result = _ansible(tmp_path, ASSERT, {'gateway_api_keys': keys,
+                                         'gateway_role_paths': {'user': ['/v1/completions'], 'auditor': ['/v1/chat/completions']}})
+    assert result.returncode != 0
+    problems = re.search(r'msg: \|-\n\s+gateway: (\d+) problem\(s\) on localhost:\n((?:\s+- .*\n)+)', result.output)
+    assert problems, result.output[-3000:]
+    assert [line.strip()[2:] for line in problems.group(2).splitlines()] == [
+        'gateway_api_keys: eve has role "root"; allowed: user, admin, auditor (none given: user)',
+        'gateway_api_keys: eve has expires 2026-13-01, frank has expires 20261231; allowed: an ISO date, YYYY-MM-DD'
+        ' (the key stops working at 00:00 UTC that day)',
+        'gateway_api_keys: the owners of frank are not allowed; allowed: a text naming who answers for the key',
+        'gateway_role_paths: auditor has ["/v1/chat/completions"]; an auditor never reaches the inference paths'
+        ' (/v1/chat/completions, /v1/completions, /v1/embeddings)',
+    ]
+    for entry in keys:
+        assert entry['key'] not in result.output
+    bad_map = _ansible(tmp_path, ASSERT, {'gateway_api_keys': KEYS, 'gateway_role_paths': {'boss': ['/v1/models']}})
+    assert ('gateway_role_paths is {"boss": ["/v1/models"]}; allowed: a mapping of roles (user, admin, auditor) to lists of paths,'
+            ' each starting with /') in bad_map.output
+
+
 def test_assert_refuses_a_list_that_is_not_one(tmp_path):
     result = _ansible(tmp_path, ASSERT, {'gateway_api_keys': 'alice'})
     assert result.returncode != 0
@@ -584,28 +656,33 @@ def test_config_refused_by_nginx_puts_the_previous_files_back(tmp_path):
     tree = tmp_path / 'tree'
     (tree / 'conf.d').mkdir(parents=True)
     _certificate(tree)
-    site, keymap = tree / 'conf.d' / 'onprem-deepseek.conf', tree / 'api-keys.map'
+    site, keymap = tree / 'conf.d' / 'onprem-deepseek.conf', tree / 'api-keys.json'
+    # The map of clear keys an older version of the role wrote: removed once nginx accepts the new files.
+    legacy = tree / 'api-keys.map'
+    legacy.write_text('map $http_authorization $deepseek_api_key_name { "~^(?i:bearer) %s$" "alice"; }\n' % KEY['alice'])
     site.write_text('')  # an existing (empty) site: the first run replaces it and removes its backup
     conf = _main_conf(tree, listen_local=False)
-    paths = {'__gateway_site': str(site), '__gateway_keys_map': str(keymap), '__gateway_tls_dir': str(tree),
+    paths = {'__gateway_site': str(site), '__gateway_keys_file': str(keymap), '__gateway_tls_dir': str(tree),
+             '__gateway_keys_js': str(tree / 'api-keys.js'), '__gateway_legacy_keys_map': str(legacy),
              '__gateway_nginx_conf': conf, 'gateway_log_dir': str(tree / 'logs'), 'gateway_port': _free_port(),
              'gateway_api_keys': KEYS}
     good = _ansible(tmp_path, CONFIG, paths)
     assert good.returncode == 0, good.output[-3000:]
+    assert not legacy.exists()
     before = (_sha(site), _sha(keymap))
     again = _ansible(tmp_path, CONFIG, paths)
     assert again.returncode == 0 and re.search(r'changed=0 ', again.output), again.output[-3000:]
 
     # A new key and a rate nginx refuses: both files change, nginx -t fails, both go back.
-    carol = {'name': 'carol', 'key': 'lab-carol-0123456789abcdef0123456789'}
-    bad = _ansible(tmp_path, CONFIG, dict(paths, gateway_rate_limit=-5, gateway_api_keys=KEYS + [carol]))
+    dave = {'name': 'dave', 'key': 'lab-dave-0123456789abcdef0123456789a'}
+    bad = _ansible(tmp_path, CONFIG, dict(paths, gateway_rate_limit=-5, gateway_api_keys=KEYS + [dave]))
     assert bad.returncode != 0
     assert 'were not kept (nginx -t refused them' in bad.output
     assert 'invalid rate "rate=-5r/s"' in bad.output
     assert (_sha(site), _sha(keymap)) == before
     assert oct(keymap.stat().st_mode & 0o777) == '0o600'
     assert sorted(os.listdir(tree / 'conf.d')) == ['onprem-deepseek.conf']
-    assert not [name for name in os.listdir(tree) if name.startswith('api-keys.map.')]  # no backup holding keys stays
-    for entry in KEYS + [carol]:
+    assert not [name for name in os.listdir(tree) if name.startswith('api-keys.json.')]  # no backup stays
+    for entry in KEYS + [dave]:
         assert entry['key'] not in bad.output
     assert _nginx_test(tree, conf).returncode == 0

@@ -1,0 +1,102 @@
+"""API keys with a role, an expiry and an owner, stored hashed and checked by njs (issue 17, first part).
+
+Against the lab host's gateway and llama-cpp-python engine, from the controller through the published
+port. The lab's keys (inventory/group_vars/all.yml): alice and batch are admins, carol has no role (a
+user), audit is an auditor, old expired on 2020-01-01, bob is revoked. Runs first (name order): it
+makes a few requests without a valid key, then waits for the per-address bucket to refill.
+"""
+
+import hashlib
+import json
+import time
+
+import httpx
+import pytest
+
+import lab
+
+KEY_FILE = '/etc/nginx/onprem-deepseek/api-keys.json'
+INFERENCE = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings']
+# Exactly the paths each role reaches; every other API path answers 403.
+ALLOWED = {'admin': ['/v1/models'] + INFERENCE, 'user': INFERENCE, 'auditor': []}
+ROLES = {'alice': 'admin', 'carol': 'user', 'audit': 'auditor'}
+# A body the engine refuses with its own 422 (FastAPI validation) before generating anything: a 422
+# proves the gateway let the request through, without spending the lab's CPU on tokens.
+INVALID = {'max_tokens': 'not a number'}
+
+
+def _call(ca_file, path, key=None):
+    headers = {'Authorization': 'Bearer ' + key} if key else {}
+    if path == '/v1/models':
+        return httpx.get(lab.ORIGIN + path, headers=headers, verify=ca_file, timeout=60)
+    return httpx.post(lab.ORIGIN + path, headers=headers, json=INVALID, verify=ca_file, timeout=60)
+
+
+def _log_lines(host):
+    return host.file('/var/log/onprem-deepseek/gateway/access.log').content_string.splitlines()
+
+
+@pytest.mark.parametrize('name', sorted(ROLES))
+def test_each_role_reaches_exactly_its_paths(host, ca_file, name):
+    role = ROLES[name]
+    before = len(_log_lines(host))
+    for path in ['/v1/models'] + INFERENCE:
+        response = _call(ca_file, path, lab.KEYS[name])
+        if path in ALLOWED[role]:
+            assert response.status_code == (200 if path == '/v1/models' else 422), (name, path, response.text)
+        else:
+            assert response.status_code == 403, (name, path, response.text)
+            error = response.json()['error']
+            assert error['code'] == 'forbidden' and error['type'] == 'invalid_request_error', error
+            assert response.headers['strict-transport-security'] == 'max-age=31536000'
+    lines = _log_lines(host)[before:]
+    assert len(lines) == 4, lines
+    # The log names the key and its role; a refused role never reaches the engine (no upstream time).
+    assert all(('key=%s ' % name) in line and ('role=%s ' % role) in line and 'auth="ok"' in line for line in lines), lines
+    refused = [line for line in lines if ' 403 ' in line]
+    assert len(refused) == 4 - len(ALLOWED[role]), lines
+    assert all('upstream_time=- ' in line for line in refused), refused
+
+
+def test_a_user_key_without_a_role_gets_completions(ca_file):
+    answer = lab.chat(ca_file, key='carol')
+    assert answer.model == lab.MODEL and answer.usage.completion_tokens >= 1
+
+
+@pytest.mark.parametrize('name, reason', [('old', 'key expired'), ('bob', 'key revoked'), ('nobody', 'unknown key'),
+                                          (None, 'missing key')])
+def test_refused_keys_get_401_saying_why(host, ca_file, name, reason):
+    key = lab.KEYS.get(name, 'lab-nobody-0123456789abcdef01234567') if name else None
+    for path in ['/v1/models', '/v1/chat/completions']:
+        response = _call(ca_file, path, key)
+        assert response.status_code == 401, (name, path, response.text)
+        error = response.json()['error']
+        assert error == {'message': reason, 'type': 'invalid_request_error', 'code': 'invalid_api_key'}
+        assert response.headers['www-authenticate'] == 'Bearer realm="deepseek"'
+    # The access log says why, without the key (its name is not trusted until the key is valid).
+    last = _log_lines(host)[-1]
+    assert 'key= ' in last and 'auth="%s"' % reason in last and (key is None or key not in last), last
+    time.sleep(1)  # refill the per-address bucket (5/s, burst 10) these requests drew on
+
+
+def test_the_key_file_holds_hashes_roles_and_expiry_never_a_key(host):
+    keys = host.file(KEY_FILE)
+    assert keys.user == 'root' and keys.group == 'root' and keys.mode == 0o600
+    table = json.loads(keys.content_string)
+    expected = {}
+    for entry in lab.CONVERGE_VARS['gateway_api_keys']:
+        expected[hashlib.sha256(entry['key'].encode()).hexdigest()] = {
+            'name': entry['name'], 'role': entry.get('role', 'user'), 'expires': entry.get('expires'),
+            'revoked': entry.get('state') == 'revoked'}
+    assert table == expected  # the owner stays in the inventory
+    # No clear key anywhere in nginx's configuration (the old clear-key map is gone) or the gateway's logs.
+    assert not host.file('/etc/nginx/onprem-deepseek/api-keys.map').exists
+    for name, key in lab.KEYS.items():
+        found = host.run('grep -rlF -- %s /etc/nginx /var/log/onprem-deepseek/gateway' % key)
+        assert found.rc == 1 and found.stdout == '', (name, found.stdout)
+
+
+def test_the_njs_module_is_enabled(host):
+    assert host.package('libnginx-mod-http-js').is_installed
+    link = host.file('/etc/nginx/modules-enabled/50-mod-http-js.conf')
+    assert link.is_symlink and link.linked_to == '/usr/share/nginx/modules-available/mod-http-js.conf'
