@@ -80,7 +80,7 @@ def main():
         time.sleep(2)
         lat = fabric.perftest_latency(_ssh(a, 'ib_send_lat -d %s -x %s -F -n 1000 %s' % (dev_a, gid, ips[b])))
         server.wait(timeout=180)
-        _ssh(b, 'iperf3 -s -D -1 -B %s' % ips[b])
+        _ssh(b, 'iperf3 -s -D -1 -B %s >/dev/null 2>&1 </dev/null' % ips[b])
         time.sleep(1)
         tcp = json.loads(_ssh(a, 'iperf3 -J -t %d -c %s' % (opts.seconds, ips[b])))
         tcp_gbps = tcp['end']['sum_received']['bits_per_second'] / 1e9
