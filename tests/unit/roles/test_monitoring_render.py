@@ -49,6 +49,8 @@ INVENTORY = {
                             'gpu-2': {'ansible_host': '10.0.0.12', 'monitoring_gpu_count': 8, 'inference_port': 8010,
                                       'inference_bind_address': '10.0.0.12'},
                             'cpu-1': {'ansible_host': '10.0.0.13', 'monitoring_gpu_count': 0, 'deepseek_deployment': 'lab'},
+                            # Not reached by this run (--limit): its cached preflight fact counts its GPUs.
+                            'gpu-3': {'ansible_host': '10.0.0.14', 'preflight_host': {'gpu_count': 4}},
                         },
                     },
                 },
@@ -173,12 +175,16 @@ def _jobs(text):
 
 def test_scrape_targets_come_from_the_inventory(rendered):
     config, jobs = _jobs(rendered['prometheus.yml'])
-    assert sorted(target for target, _labels in jobs['node']) == ['10.0.0.11:9100', '10.0.0.12:9100', '10.0.0.13:9100', '10.0.0.2:9100']
-    # DCGM only where the host counted GPUs.
-    assert sorted(target for target, _labels in jobs['dcgm']) == ['10.0.0.11:9400', '10.0.0.12:9400']
-    assert sorted(target for target, _labels in jobs['mtail']) == ['10.0.0.11:3903', '10.0.0.12:3903', '10.0.0.13:3903']
+
+    def targets(job):
+        return sorted(target for target, _labels in jobs[job])
+
+    assert targets('node') == ['10.0.0.11:9100', '10.0.0.12:9100', '10.0.0.13:9100', '10.0.0.14:9100', '10.0.0.2:9100']
+    # DCGM only where the host counted GPUs (gpu-3: by its cached preflight fact).
+    assert targets('dcgm') == ['10.0.0.11:9400', '10.0.0.12:9400', '10.0.0.14:9400']
+    assert targets('mtail') == ['10.0.0.11:3903', '10.0.0.12:3903', '10.0.0.13:3903', '10.0.0.14:3903']
     # The engine's port is the host's inference_port where the inventory sets it.
-    assert sorted(target for target, _labels in jobs['engine']) == ['10.0.0.11:8000', '10.0.0.12:8010', '10.0.0.13:8000']
+    assert targets('engine') == ['10.0.0.11:8000', '10.0.0.12:8010', '10.0.0.13:8000', '10.0.0.14:8000']
     labels = dict((t, l) for t, l in jobs['node'])
     assert labels['10.0.0.11:9100'] == {'instance': 'gpu-1', 'deployment': 'prod'}
     assert labels['10.0.0.13:9100'] == {'instance': 'cpu-1', 'deployment': 'lab'}
@@ -189,7 +195,7 @@ def test_scrape_targets_come_from_the_inventory(rendered):
 def test_one_box_scrapes_its_own_loopback_engine(variants):
     """On a serving host that is its own monitoring server, its loopback engine is scraped on 127.0.0.1."""
     jobs = _jobs(variants['onebox']['prometheus.yml'])[1]
-    assert sorted(target for target, _labels in jobs['engine']) == ['10.0.0.12:8010', '10.0.0.13:8000', '127.0.0.1:8000']
+    assert sorted(target for target, _labels in jobs['engine']) == ['10.0.0.12:8010', '10.0.0.13:8000', '10.0.0.14:8000', '127.0.0.1:8000']
 
 
 @needs_promtool
