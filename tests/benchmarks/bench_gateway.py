@@ -6,8 +6,11 @@
 
 Run it ON the serving host (same host, loopback, so the network is not measured), with the standard library only:
 
-    python3 bench_gateway.py --key KEY [--requests 200] [--concurrency 4] [--ca /etc/onprem-deepseek/gateway-ca.crt]
-    podman exec -i onprem-lab-1 python3 - --key KEY < tests/benchmarks/bench_gateway.py     # the lab host
+    python3 bench_gateway.py --key ADMIN_KEY [--requests 200] [--concurrency 4] [--ca /etc/onprem-deepseek/gateway-ca.crt]
+    podman exec -i onprem-lab-1 python3 - --key "$(cat .lab/admin-api-key)" < tests/benchmarks/bench_gateway.py  # the lab
+
+The key must have role admin: /v1/models, which every phase calls, answers 403 to user and auditor keys
+(docs/access.md); the lab's admin key is .lab/admin-api-key.
 
 Each phase is a bounded loop (--requests requests, --concurrency at once) of GET /v1/models (no token generation,
 so the engine's own cost stays small and the gateway's share is visible) and, with --completions, of 1-token chat
@@ -99,7 +102,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="http://127.0.0.1:8000", help="the engine, directly")
     parser.add_argument("--gateway", default="https://localhost:443", help="the gateway")
-    parser.add_argument("--key", required=True, help="an API key of the gateway")
+    parser.add_argument("--key", required=True, help="an admin API key of the gateway (/v1/models is for admin keys)")
     parser.add_argument("--ca", default="/etc/onprem-deepseek/gateway-ca.crt", help="CA of the gateway's certificate")
     parser.add_argument("--model", default="deepseek")
     parser.add_argument("--requests", type=int, default=200)
