@@ -180,3 +180,15 @@ def test_rotate_keys_playbook_without_volumes_changes_nothing_and_shows_no_passp
 def test_rotate_keys_playbook_lists_its_tasks(tmp_path):
     result, out = _run(tmp_path, None, {}, '--syntax-check', playbook=os.path.join(ROOT, 'playbooks', 'rotate_keys.yml'))
     assert result.returncode == 0, out[-4000:]
+
+
+def test_missing_device_fails_naming_it_before_any_change(tmp_path):
+    """The volume tasks up to the device check (packages skipped: nothing is installed on this host)."""
+    extra = dict(GOOD, encrypted_storage_volumes=[{'name': 'models', 'device': '/dev/disk/by-id/onprem-test-no-such-disk',
+                                                   'mount': str(tmp_path / 'mnt')}])
+    result, out = _run(tmp_path, MAIN, extra, '-vvv', '--skip-tags', 'encrypted_storage_packages')
+    assert result.returncode != 0
+    assert ('encrypted_storage on localhost: volume models: /dev/disk/by-id/onprem-test-no-such-disk is not a block device'
+            ' on this host (it does not exist); check encrypted_storage_volumes') in out
+    assert 'changed=0' in out
+    _no_secret(out)
