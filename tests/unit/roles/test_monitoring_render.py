@@ -14,8 +14,13 @@ import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 import yaml
@@ -24,6 +29,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..')
 ROLE = os.path.join(ROOT, 'roles', 'monitoring')
 FIXTURES = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'monitoring')
 PROMTOOL = shutil.which('promtool')
+PROMETHEUS = shutil.which('prometheus')
 AMTOOL = shutil.which('amtool')
 MTAIL = shutil.which('mtail')
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason='promtool is not installed (apt-get install prometheus: scripts/monitoring/packages.txt)')
@@ -48,7 +54,8 @@ INVENTORY = {
                             'gpu-1': {'ansible_host': '10.0.0.11', 'monitoring_gpu_count': 8},
                             'gpu-2': {'ansible_host': '10.0.0.12', 'monitoring_gpu_count': 8, 'inference_port': 8010,
                                       'inference_bind_address': '10.0.0.12'},
-                            'cpu-1': {'ansible_host': '10.0.0.13', 'monitoring_gpu_count': 0, 'deepseek_deployment': 'lab'},
+                            'cpu-1': {'ansible_host': '10.0.0.13', 'monitoring_gpu_count': 0, 'deepseek_deployment': 'lab',
+                                      'deepseek_engine': 'llama_cpp'},
                             # Not reached by this run (--limit): its cached preflight fact counts its GPUs.
                             'gpu-3': {'ansible_host': '10.0.0.14', 'preflight_host': {'gpu_count': 4}},
                         },
@@ -142,7 +149,7 @@ RECEIVERS = {'monitoring_alert_webhook_urls': ['https://hooks.example.com/alert'
 def variants(tmp_path_factory):
     found = render(tmp_path_factory.mktemp('monitoring-render'), {
         'default': {}, 'short': SHORT_FOR, 'thresholds': dict(THRESHOLDS, **dict((n, '3m') for n in SHORT_FOR)),
-        'receivers': RECEIVERS})
+        'receivers': RECEIVERS, 'all-engines': {'monitoring_engine_metrics_engines': ['vllm', 'sglang', 'llama_cpp']}})
     # One box: the serving host gpu-1 is its own monitoring server.
     found.update(render(tmp_path_factory.mktemp('monitoring-onebox'), {'onebox': {'monitoring_server': True}}, host='gpu-1'))
     return found
@@ -183,8 +190,8 @@ def test_scrape_targets_come_from_the_inventory(rendered):
     # DCGM only where the host counted GPUs (gpu-3: by its cached preflight fact).
     assert targets('dcgm') == ['10.0.0.11:9400', '10.0.0.12:9400', '10.0.0.14:9400']
     assert targets('mtail') == ['10.0.0.11:3903', '10.0.0.12:3903', '10.0.0.13:3903', '10.0.0.14:3903']
-    # The engine's port is the host's inference_port where the inventory sets it.
-    assert targets('engine') == ['10.0.0.11:8000', '10.0.0.12:8010', '10.0.0.13:8000', '10.0.0.14:8000']
+    # The engine's port is the host's inference_port where the inventory sets it; llama.cpp serves no /metrics here.
+    assert targets('engine') == ['10.0.0.11:8000', '10.0.0.12:8010', '10.0.0.14:8000']
     labels = dict((t, l) for t, l in jobs['node'])
     assert labels['10.0.0.11:9100'] == {'instance': 'gpu-1', 'deployment': 'prod'}
     assert labels['10.0.0.13:9100'] == {'instance': 'cpu-1', 'deployment': 'lab'}
@@ -192,10 +199,15 @@ def test_scrape_targets_come_from_the_inventory(rendered):
     assert config['alerting']['alertmanagers'][0]['static_configs'][0]['targets'] == ['127.0.0.1:9093']
 
 
+def test_engines_without_metrics_are_not_scraped_unless_listed(variants):
+    jobs = _jobs(variants['all-engines']['prometheus.yml'])[1]
+    assert sorted(target for target, _labels in jobs['engine']) == ['10.0.0.11:8000', '10.0.0.12:8010', '10.0.0.13:8000', '10.0.0.14:8000']
+
+
 def test_one_box_scrapes_its_own_loopback_engine(variants):
     """On a serving host that is its own monitoring server, its loopback engine is scraped on 127.0.0.1."""
     jobs = _jobs(variants['onebox']['prometheus.yml'])[1]
-    assert sorted(target for target, _labels in jobs['engine']) == ['10.0.0.12:8010', '10.0.0.13:8000', '10.0.0.14:8000', '127.0.0.1:8000']
+    assert sorted(target for target, _labels in jobs['engine']) == ['10.0.0.12:8010', '10.0.0.14:8000', '127.0.0.1:8000']
 
 
 @needs_promtool
@@ -246,6 +258,70 @@ def test_password_hash_is_bcrypt_and_stable(tmp_path):
     assert hashes == [PASSWORD_HASH, PASSWORD_HASH]
     from passlib.hash import bcrypt
     assert bcrypt.verify(PASSWORD, PASSWORD_HASH)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _get(url, context, auth=None):
+    request = urllib.request.Request(url)
+    if auth:
+        import base64
+        request.add_header('Authorization', 'Basic ' + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=5) as response:  # nosec B310: a loopback URL of the test
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ''
+    except (urllib.error.URLError, ConnectionError):
+        return 0, ''
+
+
+@pytest.mark.skipif(PROMETHEUS is None or PROMTOOL is None, reason='prometheus is not installed (scripts/monitoring/packages.txt)')
+def test_prometheus_serves_the_rendered_files(rendered, tmp_path):
+    """A throwaway Prometheus on 127.0.0.1 with the rendered config, rules and web config (the real bcrypt hash):
+    TLS only, 401 without or with a wrong password, the API with the password, every rule group loaded."""
+    (tmp_path / 'rules.yml').write_text(rendered['rules.yml'])
+    config = yaml.safe_load(rendered['prometheus.yml'])
+    config['rule_files'] = [str(tmp_path / 'rules.yml')]
+    (tmp_path / 'prometheus.yml').write_text(yaml.safe_dump(config))
+    cert, key = str(tmp_path / 'prometheus.crt'), str(tmp_path / 'prometheus.key')
+    code, output = _run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+                         '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert])
+    assert code == 0, output
+    web = yaml.safe_load(rendered['web-config.yml'])
+    web['tls_server_config'].update(cert_file=cert, key_file=key)
+    (tmp_path / 'web.yml').write_text(yaml.safe_dump(web))
+    port = _free_port()
+    args = [a for a in re.search(r'ARGS="([^"]*)"', rendered['prometheus.default']).group(1).split()
+            if not a.startswith(('--web.listen-address', '--web.config.file'))]
+    log = open(tmp_path / 'prometheus.log', 'w', encoding='utf-8')
+    server = subprocess.Popen([PROMETHEUS, '--config.file', str(tmp_path / 'prometheus.yml'), '--web.config.file', str(tmp_path / 'web.yml'),
+                               '--storage.tsdb.path', str(tmp_path / 'data'), '--web.listen-address', '127.0.0.1:%d' % port] + args,
+                              stdout=log, stderr=subprocess.STDOUT)
+    context = ssl.create_default_context(cafile=cert)
+    context.check_hostname = False
+    base = 'https://127.0.0.1:%d' % port
+    try:
+        deadline = time.time() + 60
+        while _get(base + '/-/ready', context, 'admin:' + PASSWORD)[0] != 200:
+            assert server.poll() is None and time.time() < deadline, (tmp_path / 'prometheus.log').read_text()[-3000:]
+            time.sleep(0.5)
+        assert _get(base + '/api/v1/rules', context)[0] == 401
+        assert _get(base + '/api/v1/rules', context, 'admin:wrong-password')[0] == 401
+        status, body = _get(base + '/api/v1/rules', context, 'admin:' + PASSWORD)
+        assert status == 200
+        groups = json.loads(body)['data']['groups']
+        assert sorted((g['name'], len(g['rules'])) for g in groups) == [('onprem-deepseek-alerts', 15), ('onprem-deepseek-recording', 11)]
+        with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen('http://127.0.0.1:%d/-/ready' % port, timeout=5).read()  # nosec B310: plain HTTP refused
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
 
 
 def test_prometheus_arguments(rendered):
@@ -586,7 +662,8 @@ def test_assert_names_every_problem_and_no_secret(tmp_path):
            'monitoring_alert_error_ratio': 5, 'monitoring_alert_gpu_temperature': 'hot',
            'monitoring_alert_webhook_urls': ['ftp://x'], 'monitoring_alert_email_to': ['oncall@example.com'],
            'monitoring_grafana_url': 'https://grafana.example.com', 'monitoring_grafana_api_key': '',
-           'monitoring_smtp_auth_password': 'smtp-secret-value', 'monitoring_tls_private_key': 'PRIVATE-KEY-TEXT'}
+           'monitoring_smtp_auth_password': 'smtp-secret-value', 'monitoring_tls_private_key': 'PRIVATE-KEY-TEXT',
+           'monitoring_engine_metrics_engines': ['vllm', 'tgi']}
     result = _ansible(tmp_path, ASSERT, bad)
     assert result.returncode != 0
     problems = _problems(result.output)
@@ -595,6 +672,7 @@ def test_assert_names_every_problem_and_no_secret(tmp_path):
         'monitoring_tls_certificate and monitoring_tls_private_key go together: one of them is empty',
         'monitoring_alert_webhook_urls is ["ftp://x"]; allowed: a list of http:// or https:// URLs',
         'monitoring_alert_email_to is set but monitoring_smtp_smarthost is "" and monitoring_smtp_from is ""; allowed: host:port and an e-mail address',
+        'monitoring_engine_metrics_engines is [\"vllm\", \"tgi\"]; allowed: a list of vllm, sglang, llama_cpp',
         'monitoring_grafana_api_key is empty while monitoring_grafana_url is set; allowed: a Grafana API key or service account token',
         'monitoring_alert_gpu_temperature is "hot"; allowed: degrees Celsius, 0-150',
         'monitoring_alert_error_ratio is 5; allowed: a share, 0-1 (0.05 is 5 %)',
