@@ -85,3 +85,43 @@ def test_a_port_down_fails_naming_it(host):
     # and the interface is back
     assert "state UP" in host.check_output("ip link show dev %s" % iface) or "LOWER_UP" in host.check_output(
         "ip link show dev %s" % iface)
+
+
+def _sections(output):
+    """The probe's output (engine_container.yml) by its '== name' headers."""
+    sections, name = {}, None
+    for line in output.splitlines():
+        if line.startswith("== "):
+            name = line[3:]
+            sections[name] = []
+        elif name:
+            sections[name].append(line)
+    return sections
+
+
+def test_an_engine_container_gets_the_verbs_devices_and_nccl_environment(host):
+    # The options the inference role gives an engine here (the engine_command filter over fabric_nccl_environment and
+    # fabric_rdma), the VM's own root file system as the image: /dev/infiniband, the rxe device, memlock, IPC_LOCK and
+    # /etc/nccl.conf's settings inside the container.
+    if _name(host) != "os-tuning-vm":
+        pytest.skip("run once, against os-tuning-vm")
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+           os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "engine_container.yml")]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600,
+                            env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "engine_container.json")) as handle:
+        record = json.load(handle)
+    options, probe = record["run_options"], _sections(record["output"])
+    print("run options: %s" % " ".join(options))
+    print(record["output"])
+    assert options[options.index("--device") + 1] == "/dev/infiniband"
+    assert "uverbs0" in probe["devices"]
+    assert "rxe_%s" % _fabric_iface(host) in "\n".join(probe["ibv_devices"])
+    assert probe["memlock"] == ["unlimited"]
+    assert int(probe["status"][0].split()[1], 16) & (1 << 14), "no CAP_IPC_LOCK: %s" % probe["status"]
+    env = set(probe["env"])
+    conf = [line for line in host.file("/etc/nccl.conf").content_string.splitlines() if line and not line.startswith("#")]
+    names = {line.split("=", 1)[0] for line in conf}
+    assert {"NCCL_IB_HCA", "NCCL_IB_GID_INDEX", "NCCL_SOCKET_IFNAME"} <= names, conf
+    assert [line for line in conf if line not in env] == [], conf
