@@ -97,11 +97,13 @@ def image_driver_check(engine, driver_version=None, driver_branch=None, image_cu
 def engine_command(engine, flags=None, served_model_name="deepseek", bind_address="127.0.0.1", port=8000, extra_args=None,
                    model_file="", llama_cpp_server="llama_cpp_python", rank=0, nodes=1, head_address="", cluster_address="",
                    cluster_interface="", ray_port=6379, ray_ports=None, dp_rpc_port=13345, sglang_dist_port=5000,
-                   model_dir="", gpu_access="none", shm_size="1g", env=None, fabric_env=None, rdma=False):
+                   model_dir="", gpu_access="none", shm_size="1g", env=None, fabric_env=None, rdma=False, worker_addresses=None,
+                   rpc_port=50052):
     command = engines.command_line(engine, dict(flags or {}), served_model_name=served_model_name, bind_address=bind_address, port=port,
                                    extra_args=extra_args, model_file=model_file, llama_cpp_server=llama_cpp_server, rank=rank, nodes=nodes,
                                    head_address=head_address, cluster_address=cluster_address, cluster_interface=cluster_interface,
-                                   ray_port=ray_port, ray_ports=ray_ports, dp_rpc_port=dp_rpc_port, sglang_dist_port=sglang_dist_port)
+                                   ray_port=ray_port, ray_ports=ray_ports, dp_rpc_port=dp_rpc_port, sglang_dist_port=sglang_dist_port,
+                                   worker_addresses=worker_addresses, rpc_port=rpc_port)
     # The fabric's NCCL settings (the same as /etc/nccl.conf, set by the operator) over the engine's derived cluster
     # variables, the inventory's env on top.
     command["env"] = dict(command["env"], **dict(dict(fabric_env or {}), **dict(env or {})))

@@ -54,10 +54,11 @@ ENGINES = {
 # The two servers the llama_cpp image may run. llama-cpp-python has no /health (its model list answers once
 # loaded) and spells the plan's llama-server flags its own way (None: no equivalent, the flag is dropped).
 LLAMA_CPP_SERVERS = {
-    "llama_server": {"health_path": "/health", "alias_flag": "--alias", "flag_names": {}},
+    "llama_server": {"health_path": "/health", "alias_flag": "--alias", "rpc_flag": "--rpc", "flag_names": {}},
     "llama_cpp_python": {
         "health_path": "/v1/models",
         "alias_flag": "--model_alias",
+        "rpc_flag": "--rpc_servers",
         "flag_names": {
             "--ctx-size": "--n_ctx",
             "--n-gpu-layers": "--n_gpu_layers",
@@ -230,8 +231,13 @@ def _shell(words):
 def command_line(engine, flags, served_model_name="deepseek", bind_address="127.0.0.1", port=8000, extra_args=None,
                  model_file="", llama_cpp_server="llama_cpp_python", rank=0, nodes=1, head_address="",
                  cluster_address="", cluster_interface="", ray_port=6379, ray_ports=None, dp_rpc_port=13345,
-                 sglang_dist_port=5000):
-    """The container entrypoint, arguments and environment of one node of a deployment; see plugins/filter/engine_command.yml."""
+                 sglang_dist_port=5000, worker_addresses=None, rpc_port=50052):
+    """The container entrypoint, arguments and environment of one node of a deployment; see plugins/filter/engine_command.yml.
+
+    llama.cpp across nodes uses ggml's RPC backend: every other node runs llama.cpp's rpc-server on its cluster
+    address, and the head's server offloads layers to them (--rpc_servers / --rpc, in worker_addresses' order).
+    The head returns those workers as `peers`: its unit checks that they answer before each start.
+    """
     spec = engine_spec(engine)
     rank, nodes = int(rank), int(nodes)
     multi, head = nodes > 1, int(rank) == 0
@@ -239,13 +245,29 @@ def command_line(engine, flags, served_model_name="deepseek", bind_address="127.
     listen = ["--host", bind_address, "--port", str(port)]
     entrypoint = list(spec["entrypoint"])
     health_path = spec["health_path"]
+    peers = []
     if engine == "llama_cpp":
         if llama_cpp_server not in LLAMA_CPP_SERVERS:
             raise common._unknown("llama_cpp_server", llama_cpp_server, sorted(LLAMA_CPP_SERVERS))
         server = LLAMA_CPP_SERVERS[llama_cpp_server]
         health_path = server["health_path"]
-        args = (["--model", "/models/" + model_file, server["alias_flag"], served_model_name] + listen
-                + argv(flags, server["flag_names"]) + extra)
+        workers = [str(address) for address in (worker_addresses or [])]
+        if multi and head and (len(workers) != nodes - 1 or not all(workers)):
+            raise common.SizingError("llama_cpp across %d nodes needs the cluster address of each of the %d other nodes "
+                                     "(worker_addresses), got %r" % (nodes, nodes - 1, workers),
+                                     argument="worker_addresses", value=workers)
+        if multi and not head:
+            if not cluster_address:
+                raise common.SizingError("a llama_cpp worker (rank %d) needs its cluster address (cluster_address, empty) to bind rpc-server to" % rank,
+                                         argument="cluster_address", value=cluster_address)
+            # rpc-server has no authentication: it listens on the cluster network only, never on every address.
+            entrypoint = ["rpc-server"]
+            args = ["--host", cluster_address, "--port", str(rpc_port)]
+            health_path = ""
+        else:
+            peers = ["%s:%s" % (address, rpc_port) for address in workers] if multi else []
+            args = (["--model", "/models/" + model_file, server["alias_flag"], served_model_name] + listen
+                    + argv(flags, server["flag_names"]) + ([server["rpc_flag"], ",".join(peers)] if peers else []) + extra)
     elif engine == "sglang":
         args = (["--model-path", "/models", "--served-model-name", served_model_name] + listen + argv(flags)
                 + (["--node-rank", str(rank), "--dist-init-addr", "%s:%s" % (head_address, sglang_dist_port)] if multi else [])
@@ -282,7 +304,7 @@ def command_line(engine, flags, served_model_name="deepseek", bind_address="127.
         if engine == "vllm":
             env["VLLM_HOST_IP"] = cluster_address
     return {"role": "head" if head else "worker", "entrypoint": entrypoint, "args": entrypoint[1:] + args, "env": env,
-            "health_path": health_path}
+            "health_path": health_path, "peers": peers}
 
 
 def run_options(entrypoint, model_dir, gpu_access="none", shm_size="1g", env=None, rdma=False):

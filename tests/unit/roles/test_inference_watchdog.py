@@ -71,9 +71,9 @@ def frozen():
     sock.close()
 
 
-def _run(env, state_dir, port, failures=2, grace=0, timeout=1):
+def _run(env, state_dir, port, failures=2, grace=0, timeout=1, peers=()):
     cmd = ['sh', WATCHDOG, 'deepseek-inference', 'http://127.0.0.1:%d/health' % port, str(timeout),
-           str(failures), str(grace), str(state_dir)]
+           str(failures), str(grace), str(state_dir)] + list(peers)
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30, check=False)
 
 
@@ -128,3 +128,17 @@ def test_usage(tmp_path, env):
     result = subprocess.run(['sh', WATCHDOG], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 64
     assert result.stderr.startswith('usage: inference-watchdog UNIT URL')
+
+
+def test_a_worker_that_does_not_answer_fails_the_check_of_a_healthy_head(tmp_path, env, server, frozen):
+    # A multi-node llama.cpp engine: its head answers HTTP while an rpc-server worker is gone; a worker that
+    # accepts connections (frozen: listening) passes, a closed port is named.
+    closed = socket.socket()
+    closed.bind(('127.0.0.1', 0))
+    gone = closed.getsockname()[1]
+    closed.close()
+    assert _run(env, tmp_path / 'state', server.server_port, peers=['127.0.0.1:%d' % frozen]).returncode == 0
+    result = _run(env, tmp_path / 'state', server.server_port, failures=1, peers=['127.0.0.1:%d' % frozen, '127.0.0.1:%d' % gone])
+    assert result.returncode == 2, result.stdout
+    assert 'worker 127.0.0.1:%d does not answer' % gone in result.stdout
+    assert _state(tmp_path / 'state')['restarts'] == 1

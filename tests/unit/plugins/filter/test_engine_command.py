@@ -66,3 +66,35 @@ def test_bad_gpu_access_and_server_are_named(filters):
         filters["engine_command"]("vllm", gpu_access="nvidia")
     with pytest.raises(AnsibleFilterError, match="llama_cpp_server"):
         filters["engine_command"]("llama_cpp", llama_cpp_server="ollama")
+
+
+# llama.cpp across nodes: ggml's RPC backend. Worker flags from llama.cpp's tools/rpc/rpc-server.cpp usage
+# ("-H HOST, --host HOST", "-p PORT, --port PORT", default port 50052); the server's from llama-cpp-python's
+# server/settings.py (rpc_servers: "comma seperated list of rpc servers for offloading") and llama-server's `--rpc SERVERS`.
+def test_llama_cpp_worker_runs_rpc_server_on_its_cluster_address_only(filters):
+    out = filters["engine_command"]("llama_cpp", flags={"--n-gpu-layers": 1}, model_file="m.gguf", rank=1, nodes=2,
+                                    head_address="10.0.0.11", cluster_address="10.0.0.12", cluster_interface="eth1", model_dir="/m")
+    assert out["role"] == "worker" and out["entrypoint"] == ["rpc-server"]
+    assert out["args"] == ["--host", "10.0.0.12", "--port", "50052"]
+    assert out["health_path"] == "" and out["peers"] == []
+    run = out["run_options"]
+    assert run[run.index("--entrypoint") + 1] == "rpc-server"
+
+
+def test_llama_cpp_head_offloads_to_its_workers_in_rank_order(filters):
+    for server, flag in (("llama_cpp_python", "--rpc_servers"), ("llama_server", "--rpc")):
+        out = filters["engine_command"]("llama_cpp", flags={"--n-gpu-layers": 1}, model_file="m.gguf", rank=0, nodes=3,
+                                        head_address="10.0.0.11", cluster_address="10.0.0.11", cluster_interface="eth1",
+                                        worker_addresses=["10.0.0.13", "10.0.0.12"], rpc_port=50100, llama_cpp_server=server)
+        args = out["args"]
+        assert out["role"] == "head" and args[args.index(flag) + 1] == "10.0.0.13:50100,10.0.0.12:50100"
+        assert out["peers"] == ["10.0.0.13:50100", "10.0.0.12:50100"]
+    single = filters["engine_command"]("llama_cpp", model_file="m.gguf")
+    assert single["peers"] == [] and "--rpc_servers" not in single["args"]
+
+
+def test_llama_cpp_head_without_its_workers_addresses_is_refused(filters):
+    with pytest.raises(AnsibleFilterError, match="worker_addresses"):
+        filters["engine_command"]("llama_cpp", model_file="m.gguf", rank=0, nodes=2, worker_addresses=[""])
+    with pytest.raises(AnsibleFilterError, match="cluster_address"):
+        filters["engine_command"]("llama_cpp", model_file="m.gguf", rank=1, nodes=2)
