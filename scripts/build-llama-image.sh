@@ -3,7 +3,7 @@
 # Builds llama.cpp's OpenAI-compatible server image locally (llama-cpp-python[server] compiled
 # from its PyPI sdist, on localhost/onprem-deepseek/debian:trixie) as
 # localhost/onprem-deepseek/llama-cpp:TAG (default: the llama-cpp-python version).
-# Cached by its inputs: the image carries the hash of this script, the Containerfile, the
+# Cached by its inputs: the image carries the hash of this script, the Containerfile (+ its entrypoint), the
 # version and the base image's id as a label; a second run with the same inputs reuses it.
 # Set ONPREM_LLAMA_ARCHIVE=PATH to also save the image as a tarball (air-gapped sites load it
 # with the container_runtime role).
@@ -22,7 +22,7 @@ JOBS=${ONPREM_BUILD_JOBS:-2}
 
 base_id=$(podman image inspect --format '{{.Id}}' "$BASE" 2>/dev/null) \
   || die "$BASE is missing: run 'sudo scripts/dev images' first."
-inputs=$( { cat "$0" "$DIR/Containerfile"; echo "$VERSION $base_id"; } | sha256sum | cut -c1-16)
+inputs=$( { cat "$0" "$DIR/Containerfile" "$DIR/onprem_llama_server.py"; echo "$VERSION $base_id"; } | sha256sum | cut -c1-16)
 
 have=$(podman image inspect --format "{{ index .Config.Labels \"$LABEL\" }}" "$IMAGE" 2>/dev/null || true)
 if [ "$have" = "$inputs" ]; then
