@@ -68,6 +68,29 @@ INVENTORY = {
     },
 }
 
+# The inference lab's shape: every host reached over an SSH port forward on 127.0.0.1; the role's fact
+# monitoring_scrape_address (tasks/vars.yml: the default IPv4 there) set as that run sets it; lab-w is the worker of a
+# two-node engine (the inference role's fact inference_node_role), without a gateway.
+LAB_INVENTORY = {
+    'all': {
+        'children': {
+            'deepseek': {
+                'children': {
+                    'deepseek_inference': {
+                        'hosts': {
+                            'lab-1': {'ansible_host': '127.0.0.1', 'deepseek_deployment': 'molecule', 'deepseek_engine': 'llama_cpp'},
+                            'lab-b': {'ansible_host': '127.0.0.1', 'monitoring_scrape_address': '10.88.0.12',
+                                      'deepseek_deployment': 'molecule-b', 'deepseek_engine': 'llama_cpp', 'inference_node_role': 'head'},
+                            'lab-w': {'ansible_host': '127.0.0.1', 'monitoring_scrape_address': '10.88.0.13',
+                                      'deepseek_deployment': 'molecule-b', 'deepseek_engine': 'llama_cpp', 'inference_node_role': 'worker'},
+                        },
+                    },
+                },
+            },
+        },
+        'vars': {'ansible_connection': 'local'},
+    },
+}
 TEMPLATES = ['prometheus.yml', 'rules.yml', 'alertmanager.yml', 'web-config.yml', 'prometheus.default', 'alertmanager.default',
              'node-exporter.default', 'mtail.default', 'textfile.service', 'textfile.timer', 'dcgm-exporter.service']
 
@@ -111,7 +134,7 @@ def _ansible(tmp_path, playbook, extra_vars, inventory=None, name='play'):
     return result
 
 
-def render(tmp_path, variants, host='mon-1'):
+def render(tmp_path, variants, host='mon-1', inventory=None):
     """Render the role's templates for each {name: extra vars} on `host`; return {name: {template: text}}."""
     play = RENDER_PLAY.format(host=host, role=ROLE)
     for name, extra in variants.items():
@@ -120,7 +143,7 @@ def render(tmp_path, variants, host='mon-1'):
         variables.update(extra)
         play += RENDER_TASK.format(name=name, variables=json.dumps(variables))
     (tmp_path / 'render.yml').write_text(play)
-    (tmp_path / 'inventory.yml').write_text(yaml.safe_dump(INVENTORY))
+    (tmp_path / 'inventory.yml').write_text(yaml.safe_dump(inventory or INVENTORY))
     cmd = ['ansible-playbook', '-i', str(tmp_path / 'inventory.yml'), str(tmp_path / 'render.yml'),
            '-e', 'ansible_python_interpreter=%s' % sys.executable]
     env = dict(_env(), ANSIBLE_STDOUT_CALLBACK='json')
@@ -152,6 +175,9 @@ def variants(tmp_path_factory):
         'receivers': RECEIVERS, 'all-engines': {'monitoring_engine_metrics_engines': ['vllm', 'sglang', 'llama_cpp']}})
     # One box: the serving host gpu-1 is its own monitoring server.
     found.update(render(tmp_path_factory.mktemp('monitoring-onebox'), {'onebox': {'monitoring_server': True}}, host='gpu-1'))
+    found.update(render(tmp_path_factory.mktemp('monitoring-lab'), {'lab': {'monitoring_server': True}, 'lab-all-engines': {
+        'monitoring_server': True, 'monitoring_engine_metrics_engines': ['vllm', 'sglang', 'llama_cpp']}}, host='lab-1',
+                        inventory=LAB_INVENTORY))
     return found
 
 
@@ -208,6 +234,19 @@ def test_one_box_scrapes_its_own_loopback_engine(variants):
     """On a serving host that is its own monitoring server, its loopback engine is scraped on 127.0.0.1."""
     jobs = _jobs(variants['onebox']['prometheus.yml'])[1]
     assert sorted(target for target, _labels in jobs['engine']) == ['10.0.0.12:8010', '10.0.0.14:8000', '127.0.0.1:8000']
+
+
+def test_lab_scrapes_port_forwarded_hosts_on_their_own_address_and_no_worker_mtail(variants):
+    """Hosts reached on 127.0.0.1 (SSH port forwards) are scraped on the address the role published for them; the
+    worker of a multi-node engine has no gateway, so no mtail target; llama.cpp: no engine target."""
+    jobs = _jobs(variants['lab']['prometheus.yml'])[1]
+    assert sorted(t for t, _l in jobs['node']) == ['10.88.0.12:9100', '10.88.0.13:9100', '127.0.0.1:9100']
+    assert sorted(t for t, _l in jobs['mtail']) == ['10.88.0.12:3903', '127.0.0.1:3903']
+    assert jobs['engine'] == [] and jobs['dcgm'] == []
+    # With every engine's /metrics scraped, still none on the worker.
+    jobs = _jobs(variants['lab-all-engines']['prometheus.yml'])[1]
+    assert sorted(t for t, _l in jobs['engine']) == ['10.88.0.12:8000', '127.0.0.1:8000']
+    assert dict(jobs['node'])['10.88.0.13:9100'] == {'instance': 'lab-w', 'deployment': 'molecule-b'}
 
 
 @needs_promtool
@@ -506,13 +545,33 @@ def _collector():
 def test_textfile_collector_renders_exposition_format():
     module = _collector()
     text = module.render({'/etc/x.crt': 1800000000}, {'deepseek-inference': {'restarts': 3, 'last_restart': 1799999999.5}},
-                         {'deepseek-inference.service': 2}, [])
+                         {'deepseek-inference.service': 2, 'other.service': 0}, [],
+                         {'deepseek-inference.service': True, 'other.service': False})
     assert 'onprem_certificate_expiry_timestamp_seconds{path="/etc/x.crt"} 1800000000\n' in text
     assert 'onprem_inference_watchdog_restarts_total{unit="deepseek-inference"} 3\n' in text
     assert 'onprem_inference_watchdog_last_restart_timestamp_seconds{unit="deepseek-inference"} 1799999999.5\n' in text
     assert 'onprem_systemd_unit_restarts_total{unit="deepseek-inference.service"} 2\n' in text
+    assert 'onprem_systemd_unit_active{unit="deepseek-inference.service"} 1\n' in text
+    assert 'onprem_systemd_unit_active{unit="other.service"} 0\n' in text
     assert text.endswith('onprem_textfile_collector_errors 0\n')
     assert module.parse_not_after('notAfter=Mar  3 12:00:00 2027 GMT\n') == 1804075200
+
+
+@pytest.mark.parametrize('output, expected', [
+    ('LoadState=loaded\nActiveState=active\nNRestarts=2\n', (True, True, 2)),
+    ('NRestarts=0\nLoadState=loaded\nActiveState=inactive\n', (True, False, 0)),
+    ('LoadState=loaded\nActiveState=activating\nNRestarts=1\n', (True, False, 1)),
+    ('LoadState=loaded\nActiveState=reloading\nNRestarts=0\n', (True, True, 0)),
+    # systemd's answer for a unit this host does not have (a worker without that engine unit): left out.
+    ('LoadState=not-found\nActiveState=inactive\nNRestarts=0\n', (False, False, 0)),
+])
+def test_textfile_collector_reads_unit_state(output, expected):
+    assert _collector().parse_unit(output) == expected
+
+
+def test_textfile_collector_refuses_unexpected_systemctl_output():
+    with pytest.raises(ValueError, match="unexpected output 'NRestarts=\\[not set\\]'"):
+        _collector().parse_unit('NRestarts=[not set]\n')
 
 
 @needs_promtool

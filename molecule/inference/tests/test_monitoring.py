@@ -1,0 +1,126 @@
+"""site.yml's "Monitoring" play in the lab: onprem-inference is the monitoring server (inventory/host_vars), the other
+two hosts run exporters only (onprem-inference-w, a worker without a gateway, no mtail). Prometheus is asked over its
+HTTPS API with basic auth from inside the lab host (python3 there; no curl in the image); every wait has a deadline.
+"""
+
+import json
+import os
+import time
+from urllib.parse import quote
+
+import yaml
+
+import lab
+
+with open(os.path.join(lab.SCENARIO, 'inventory', 'host_vars', 'onprem-inference.yml'), encoding='utf-8') as handle:
+    MONITORING = yaml.safe_load(handle)
+PROMETHEUS = 'https://127.0.0.1:9090'
+ALERTMANAGER = 'http://127.0.0.1:9093'
+DEADLINE = 180
+
+# Runs inside the lab host: GET a URL (basic auth and an unverified TLS context for Prometheus's self-signed
+# certificate; the test is about the API, test_monitoring_render.py about the certificate), print status and body.
+_GET = r'''
+import base64, ssl, sys, urllib.error, urllib.request
+url, user, password = sys.argv[1:4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+headers = {'Authorization': 'Basic ' + base64.b64encode(('%s:%s' % (user, password)).encode()).decode()} if user else {}
+try:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), context=ctx, timeout=10) as r:
+        print(r.status); print(r.read().decode())
+except urllib.error.HTTPError as exc:
+    print(exc.code); print(exc.read().decode())
+'''
+
+
+def _get(host, url, user='', password=''):
+    # testinfra quotes each argument for the shell.
+    result = host.run('python3 -c %s %s %s %s', _GET, url, user, password)
+    assert result.rc == 0, result.stderr
+    status, _sep, body = result.stdout.partition('\n')
+    return int(status), body
+
+
+def _query(host, expr):
+    status, body = _get(host, '%s/api/v1/query?query=%s' % (PROMETHEUS, quote(expr)),
+                        MONITORING.get('monitoring_prometheus_user', 'admin'), MONITORING['monitoring_prometheus_password'])
+    assert status == 200, body
+    return json.loads(body)['data']['result']
+
+
+def _poll(what, probe, timeout=DEADLINE):
+    """Call probe() until it returns something truthy; fail naming `what` and the last value after `timeout` s."""
+    start = time.monotonic()
+    last = None
+    while time.monotonic() - start < timeout:
+        last = probe()
+        if last:
+            return last
+        time.sleep(3)
+    raise AssertionError('%s: not within %d s; last: %r' % (what, timeout, last))
+
+
+def test_prometheus_requires_its_password(host):
+    assert _get(host, PROMETHEUS + '/api/v1/query?query=up')[0] == 401
+    assert _get(host, PROMETHEUS + '/api/v1/query?query=up', 'admin', 'wrong-password')[0] == 401
+
+
+def test_every_lab_host_is_scraped(host):
+    def node_up():
+        found = dict((r['metric']['instance'], r['value'][1]) for r in _query(host, 'up{job="node"}'))
+        return found if all(found.get(h) == '1' for h in ('onprem-inference', 'onprem-inference-b', 'onprem-inference-w')) else None
+    _poll('node exporters of the three lab hosts up', node_up)
+    # mtail only where a gateway writes its access log: not on the worker.
+    mtail = _poll('mtail targets up', lambda: [r for r in _query(host, 'up{job="mtail"} == 1')])
+    assert sorted(r['metric']['instance'] for r in mtail) == ['onprem-inference', 'onprem-inference-b']
+
+
+def test_gateway_requests_by_key_and_latency(host, ca_file):
+    def count(key):
+        found = _query(host, 'sum(onprem_gateway_requests_total{instance="onprem-inference", key="%s", status="200"})' % key)
+        return float(found[0]['value'][1]) if found else 0.0
+
+    lab.wait_serving(ca_file)
+    before = dict((key, count(key)) for key in ('alice', 'carol'))
+    for key in ('alice', 'alice', 'carol'):
+        lab.chat(ca_file, key)
+    _poll('per-key request counts from mtail',
+          lambda: count('alice') >= before['alice'] + 2 and count('carol') >= before['carol'] + 1)
+    buckets = _poll('the gateway latency histogram',
+                    lambda: _query(host, 'onprem_gateway_request_duration_seconds_bucket{instance="onprem-inference", le="+Inf"} > 0'))
+    assert buckets[0]['metric']['job'] == 'mtail'
+
+
+def test_watchdog_restarts_are_published(host):
+    # test_inference.py's SIGSTOP test made the watchdog restart the engine at least once in this scenario; the textfile
+    # collector publishes the count from the watchdog's state file.
+    state_file = '/var/lib/onprem-deepseek/inference/watchdog-%s.json' % lab.SERVICE
+    restarts = json.loads(host.file(state_file).content_string).get('restarts', 0) if host.file(state_file).exists else 0
+    found = _poll('onprem_inference_watchdog_restarts_total of onprem-inference',
+                  lambda: _query(host, 'onprem_inference_watchdog_restarts_total{instance="onprem-inference", unit="%s"}' % lab.SERVICE))
+    assert float(found[0]['value'][1]) == restarts
+
+
+def test_engine_down_reaches_alertmanager(host, ca_file):
+    unit = lab.SERVICE + '.service'
+
+    def alert():
+        status, body = _get(host, ALERTMANAGER + '/api/v2/alerts?active=true')
+        assert status == 200, body
+        return [a for a in json.loads(body) if a['labels'].get('alertname') == 'DeepseekEngineDown'
+                and a['labels'].get('instance') == 'onprem-inference' and a['labels'].get('unit') == unit]
+
+    _poll('%s active in Prometheus' % unit,
+          lambda: _query(host, 'onprem_systemd_unit_active{instance="onprem-inference", unit="%s"} == 1' % unit))
+    # An earlier test's engine restart may still show for a moment.
+    _poll('no DeepseekEngineDown before the stop', lambda: not alert() or None)
+    start = time.monotonic()
+    try:
+        assert host.run('systemctl stop %s' % lab.SERVICE).rc == 0
+        found = _poll('DeepseekEngineDown in Alertmanager', alert)
+        print('DeepseekEngineDown reached Alertmanager %.0f s after the stop' % (time.monotonic() - start))
+        assert 'is not active' in found[0]['annotations']['summary']
+    finally:
+        host.run('systemctl start %s' % lab.SERVICE)
+        lab.wait_serving(ca_file)
+    _poll('DeepseekEngineDown resolved', lambda: not alert() or None)
