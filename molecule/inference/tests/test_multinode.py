@@ -70,7 +70,7 @@ def _serves(client):
 
 
 def test_the_worker_runs_rpc_server_on_its_lab_address_and_no_gateway():
-    ps = _exec(WORKER, 'podman', 'ps', '--format', '{{.Names}} {{.Command}}').stdout
+    ps = _exec(WORKER, 'podman', 'ps', '--no-trunc', '--format', '{{.Names}} {{.Command}}').stdout
     assert '%s --host ' % UNIT in ps and '--port %d' % RPC_PORT in ps, ps
     assert _exec(WORKER, 'systemctl', 'is-active', '%s.service' % UNIT, check=False).stdout.strip() == 'active'
     # The endpoint is the head's: no gateway on the worker.
@@ -91,15 +91,20 @@ def test_one_engine_across_two_nodes_serves_through_the_head_gateway(head_client
 
 def test_killing_the_worker_fails_the_head_clearly_and_its_return_restores_service(head_client):
     since = _exec(HEAD, 'date', '+%Y-%m-%d %H:%M:%S').stdout.strip()
+    refusal = 'worker %s:%d of deployment molecule-b does not answer: not starting'
     _exec(WORKER, 'systemctl', 'stop', '%s.service' % UNIT)
     try:
-        # The head's next request finds the worker gone (ggml's RPC client aborts), or the watchdog finds the worker's
-        # port closed first; either way the unit restarts and its runner refuses to start without the worker.
+        # The head's next request finds the worker gone (ggml's RPC client aborts: "Remote RPC server crashed"), or the
+        # watchdog finds the worker's port closed first; either way the unit restarts and its runner refuses to start
+        # without the worker, naming it and the deployment.
         _poll(lambda: (not _serves(head_client)[0], None), 120, 'a failing completion with the worker down')
-        _poll(lambda: ('does not answer' in _journal(HEAD, since), None), 120, "the head's 'worker does not answer' line")
+        _poll(lambda: (' of deployment molecule-b does not answer: not starting' in _journal(HEAD, since), None), 150,
+              "the head's runner refusing to start without its worker")
         log = _journal(HEAD, since)
-        assert 'worker ' in log and ':%d' % RPC_PORT in log and 'molecule-b' in log, log[-3000:]
+        address = [line for line in log.splitlines() if 'of deployment molecule-b does not answer' in line][0]
+        assert ':%d of deployment molecule-b' % RPC_PORT in address and refusal.split(' %s')[0] in address, address
     finally:
         _exec(WORKER, 'systemctl', 'start', '%s.service' % UNIT)
-    took = _poll(lambda: _serves(head_client), 180, 'a completion after the worker came back')
+        # Nobody touches the head: its Restart= and runner bring it back once the worker answers.
+        took = _poll(lambda: _serves(head_client), 240, 'a completion after the worker came back')
     print('service restored %.0f s after the worker came back' % took)
