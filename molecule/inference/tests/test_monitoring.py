@@ -71,7 +71,7 @@ def test_every_lab_host_is_scraped(host):
         return found if all(found.get(h) == '1' for h in ('onprem-inference', 'onprem-inference-b', 'onprem-inference-w')) else None
     _poll('node exporters of the three lab hosts up', node_up)
     # mtail only where a gateway writes its access log: not on the worker.
-    mtail = _poll('mtail targets up', lambda: [r for r in _query(host, 'up{job="mtail"} == 1')])
+    mtail = _poll('mtail targets up', lambda: list(_query(host, 'up{job="mtail"} == 1')))
     assert sorted(r['metric']['instance'] for r in mtail) == ['onprem-inference', 'onprem-inference-b']
 
 

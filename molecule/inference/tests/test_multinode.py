@@ -102,7 +102,7 @@ def test_killing_the_worker_fails_the_head_clearly_and_its_return_restores_servi
               "the head's runner refusing to start without its worker")
         log = _journal(HEAD, since)
         address = [line for line in log.splitlines() if 'of deployment molecule-b does not answer' in line][0]
-        assert ':%d of deployment molecule-b' % RPC_PORT in address and refusal.split(' %s')[0] in address, address
+        assert ':%d of deployment molecule-b' % RPC_PORT in address and refusal.split(' %s', maxsplit=1)[0] in address, address
     finally:
         _exec(WORKER, 'systemctl', 'start', '%s.service' % UNIT)
         # Nobody touches the head: its Restart= and runner bring it back once the worker answers.

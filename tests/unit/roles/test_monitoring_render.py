@@ -175,9 +175,9 @@ def variants(tmp_path_factory):
         'receivers': RECEIVERS, 'all-engines': {'monitoring_engine_metrics_engines': ['vllm', 'sglang', 'llama_cpp']}})
     # One box: the serving host gpu-1 is its own monitoring server.
     found.update(render(tmp_path_factory.mktemp('monitoring-onebox'), {'onebox': {'monitoring_server': True}}, host='gpu-1'))
-    found.update(render(tmp_path_factory.mktemp('monitoring-lab'), {'lab': {'monitoring_server': True}, 'lab-all-engines': {
-        'monitoring_server': True, 'monitoring_engine_metrics_engines': ['vllm', 'sglang', 'llama_cpp']}}, host='lab-1',
-                        inventory=LAB_INVENTORY))
+    lab_vars = {'lab': {'monitoring_server': True},
+                'lab-all-engines': {'monitoring_server': True, 'monitoring_engine_metrics_engines': ['vllm', 'sglang', 'llama_cpp']}}
+    found.update(render(tmp_path_factory.mktemp('monitoring-lab'), lab_vars, host='lab-1', inventory=LAB_INVENTORY))
     return found
 
 
