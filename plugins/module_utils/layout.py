@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from ansible_collections.onprem.deepseek.plugins.module_utils import (
-    catalog, common, engine_rules, engines, gpu_specs, kvcache, models, queueing, weights)
+    catalog, common, dtypes, engine_rules, engines, gpu_specs, kvcache, models, queueing, weights)
 
 # Per-GPU runtime overhead inside the engine's memory budget: CUDA context and NCCL
 # buffers (~0.5-1 GiB), CUDA graphs (~0.5-1.5 GiB), and the activation peak the engines
@@ -74,37 +74,6 @@ def _stage_weight_bytes(spec, quant, tp, pp, dp_attention):
         stages.append({"layers": count, "weight_bytes": total})
         start += count
     return stages
-
-
-def _check_dtypes(spec, gpu, quant, kv):
-    """Returns (reason or None, effective kv name, notes, dtype override)."""
-    notes = []
-    dtype_override = None
-    kind = catalog.QUANTS[quant]["kind"]
-    base = "gguf" if kind == "gguf" else quant
-    name = gpu["name"]
-    arch = "%s (compute capability %s)" % (gpu.get("architecture", "unknown"), gpu.get("compute_capability"))
-    required = tuple(spec.get("requires_architectures") or ())
-    if required and gpu.get("architecture") not in required:
-        return ("%s runs only on %s GPUs; %s is %s" % (spec["name"], ", ".join(required), name, arch), kv, notes, dtype_override)
-    if base not in gpu["weight_dtypes"]:
-        if base == "bf16" and "fp16" in gpu["weight_dtypes"]:
-            dtype_override = "fp16"
-            notes.append("%s has no BF16; weights run as FP16 (vLLM --dtype half), as the engines map it" % name)
-        else:
-            return ("quant %r cannot run on %s, %s; weight dtypes it runs: %s" % (quant, name, arch, ", ".join(gpu["weight_dtypes"])),
-                    kv, notes, dtype_override)
-    if quant == "fp8" and not gpu.get("fp8"):
-        notes.append("%s has no FP8 tensor cores: FP8 weights run weight-only (FP8 Marlin, W8A16) in vLLM; "
-                     "SGLang needs a BF16 or INT8 checkpoint" % name)
-    if kv.startswith("fp8") and not gpu.get("fp8"):
-        allowed = ["auto"] + list(gpu["kv_dtypes"])
-        return ("kv_dtype %r needs native FP8 (Ada/Hopper or newer); %s is %s; kv_dtype it runs: %s" % (kv, name, arch, ", ".join(allowed)),
-                kv, notes, dtype_override)
-    if kv == "bf16" and "bf16" not in gpu["kv_dtypes"]:
-        notes.append("%s has no BF16; KV cache stored as FP16" % name)
-        kv = "fp16"
-    return None, kv, notes, dtype_override
 
 
 def _evaluate(spec, gpu, quant, kv, layout, sizing):
@@ -246,6 +215,8 @@ def _engine_flags(spec, gspec, quant, kv, plan, sizing, gpus_per_node, dtype_ove
     out = {}
     kind = catalog.QUANTS[quant]["kind"]
     for engine in PLAN_ENGINES:
+        if engine in sizing.get("unsupported", {}):
+            continue
         if engine == plan.get("plan_engine") and plan["fits"]:
             eplan = plan
         else:
@@ -314,7 +285,10 @@ def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=DEFAULT_GPUS
     }
     sizing["overhead_gib"], sizing["margin_gib"] = sizing["overhead_for"](rules_engine), sizing["margin_for"](rules_engine)
 
-    reason, kv, notes, dtype_override = _check_dtypes(spec, gspec, quant, kv)
+    reason, kv, notes, dtype_override, unsupported = dtypes.check(spec, gspec, quant, kv)
+    sizing["unsupported"] = unsupported
+    if not reason and rules_engine in unsupported:
+        reason = unsupported[rules_engine]
     if not engine_rules.RULES[rules_engine]["memory_cap"]:
         notes.append("%s has no memory cap: the budget is the whole GPU less overhead and margin" % engine_rules.RULES[rules_engine]["label"])
     base = {

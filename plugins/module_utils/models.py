@@ -81,6 +81,10 @@ _INDEX_DEFAULTS = {"index_n_heads": 64, "index_head_dim": 128, "index_topk": 204
 # vllm/v1/attention/backends/mla/flashmla_sparse.py, FlashMLASparseBackend.supports_compute_capability:
 # "capability.major in [9, 10]"); the catalogue names those architectures.
 SPARSE_ARCHITECTURES = ("hopper", "blackwell")
+# ... and, within those, compute capability 9.x and 10.x only: RTX Blackwell (12.0: RTX PRO 6000, RTX 5090) is
+# "blackwell" in the catalogue but has no FlashMLA sparse kernel in the pinned vLLM 0.11 (a separate SM120 sparse
+# backend, FlashInferMLASparseSM120Backend, came later).
+SPARSE_COMPUTE_MAJORS = (9, 10)
 _VISION_TYPES = ("deepseek_vl_v2", "deepseek_vl", "multi_modality", "deepseek_ocr")
 
 

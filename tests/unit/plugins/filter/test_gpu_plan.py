@@ -149,12 +149,38 @@ def test_dp_attention_refused_for_gqa(filters):
                               "DeepSeek-R1-Distill-Qwen-32B uses GQA attention")
 
 
-def test_fp8_kv_refused_on_ampere(filters):
+def test_fp8_kv_on_ampere_is_vllm_only_with_the_note(filters):
+    # vLLM 0.11 on compute capability 8.x stores an FP8 KV cache and computes in 16-bit: an FP8 KV cache selects its
+    # Triton attention backend (vllm/platforms/cuda.py get_attn_backend_cls, "if (has_sink or use_fp8_kv_cache) and not
+    # cls.is_device_capability(90): ... return TRITON_ATTN"). SGLang is not planned there.
+    bf16 = plan(filters, "DeepSeek-R1-Distill-Llama-8B", "A100-80G", max_model_len=8192)
     result = plan(filters, "DeepSeek-R1-Distill-Llama-8B", "A100-80G", kv_dtype="fp8", max_model_len=8192)
+    assert result["fits"] is True
+    assert list(result["engine_args"]) == ["vllm"]
+    assert result["engine_args"]["vllm"]["--kv-cache-dtype"] == "fp8"
+    assert "computes attention in 16-bit" in result["notes"][0]
+    assert result["kv_tokens"] == pytest.approx(2 * bf16["kv_tokens"], rel=0.001)
+    refused = plan(filters, "DeepSeek-R1-Distill-Llama-8B", "A100-80G", kv_dtype="fp8", max_model_len=8192, engine="sglang")
+    assert refused["fits"] is False
+    assert refused["reason"] == ("SGLang is not planned with an FP8 KV cache on A100-80G, ampere (compute capability 8.0), which has "
+                                 "no FP8 tensor cores; vLLM is")
+
+
+def test_fp8_kv_on_ampere_refused_for_mla(filters):
+    # vLLM runs MLA on Ampere with TRITON_MLA, which raises "TritonMLA V1 with FP8 KV cache not yet supported"
+    # (vllm/v1/attention/backends/mla/triton_mla.py).
+    result = plan(filters, "DeepSeek-V2-Lite", "A100-80G", kv_dtype="fp8", max_model_len=8192)
     assert result["fits"] is False
-    assert result["reason"] == ("kv_dtype 'fp8' needs native FP8 (Ada/Hopper or newer); A100-80G is ampere (compute capability 8.0); "
-                                "kv_dtype it runs: auto, bf16, fp16")
+    assert result["reason"] == ("kv_dtype 'fp8' with MLA on A100-80G, ampere (compute capability 8.0): vLLM's Triton MLA backend has no "
+                                "FP8 KV cache (\"TritonMLA V1 with FP8 KV cache not yet supported\"); kv_dtype it runs: auto, bf16, fp16")
     assert result["smallest_fit"]["any_gpu"]["gpu"] != "A100-80G"
+
+
+def test_fp8_kv_refused_before_ampere(filters):
+    result = plan(filters, "DeepSeek-R1-Distill-Llama-8B", "V100-32G", kv_dtype="fp8", max_model_len=8192)
+    assert result["fits"] is False
+    assert result["reason"] == ("kv_dtype 'fp8' needs FP8 support: vLLM stores an FP8 KV cache on compute capability 8.x (Ampere) and "
+                                "newer; V100-32G is volta (compute capability 7.0); kv_dtype it runs: auto, fp16")
 
 
 def test_fp8_weights_mapped_on_ampere(filters):
@@ -162,6 +188,12 @@ def test_fp8_weights_mapped_on_ampere(filters):
     assert result["fits"] is True
     assert "weight-only" in result["notes"][0]
     assert result["engine_args"]["vllm"]["--quantization"] == "fp8"
+    # FP8 weights on Ampere: vLLM's weight-only FP8 Marlin (is_fp8_marlin_supported: device capability >= 80,
+    # vllm/model_executor/layers/quantization/utils/marlin_utils_fp8.py), not SGLang.
+    assert "sglang" not in result["engine_args"]
+    refused = plan(filters, "DeepSeek-R1-Distill-Llama-8B", "A100-80G", quant="fp8", max_model_len=8192, engine="sglang")
+    assert refused["fits"] is False
+    assert refused["reason"].startswith("SGLang runs no FP8 checkpoint on A100-80G")
 
 
 def test_bf16_mapped_to_fp16_before_ampere(filters):

@@ -97,6 +97,22 @@ def test_v32_on_a_gpu_without_sparse_kernels_is_refused():
     assert plan["reason"] == "DeepSeek-V3.2 runs only on hopper, blackwell GPUs; A100-80G is ampere (compute capability 8.0)"
 
 
+@pytest.mark.parametrize("gpu", ["RTX-PRO-6000-SE", "RTX5090"])
+def test_v32_on_rtx_blackwell_is_refused(gpu):
+    # vLLM 0.11 FlashMLASparseBackend.supports_compute_capability: "return capability.major in [9, 10]"
+    # (vllm/v1/attention/backends/mla/flashmla_sparse.py); RTX Blackwell is compute capability 12.0.
+    plan = sizing.gpu_plan("DeepSeek-V3.2", gpu, max_model_len=8192)
+    assert plan["fits"] is False
+    assert plan["reason"] == ("DeepSeek-V3.2's sparse attention kernels (vLLM FlashMLA sparse) run on compute capability 9.x and 10.x "
+                              "only (Hopper, data-centre Blackwell); %s is blackwell (compute capability 12.0)" % gpu)
+    assert plan["smallest_fit"]["any_gpu"]["gpu"] not in ("RTX-PRO-6000-SE", "RTX5090")
+
+
+@pytest.mark.parametrize("gpu", ["B200", "B300", "GB200", "H20"])
+def test_v32_runs_on_data_centre_blackwell_and_hopper(gpu):
+    assert sizing.gpu_plan("DeepSeek-V3.2", gpu, max_model_len=8192)["fits"] is True
+
+
 # Added models: shapes from config.json (URLs in catalog.py), counts checked against the model cards.
 @pytest.mark.parametrize("name,attention,total,card_b", [
     # deepseek-moe-16b-chat config.json; card: 16.4B total, 2.8B activated
