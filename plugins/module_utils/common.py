@@ -33,18 +33,27 @@ def _gib(num_bytes, digits=3):
     return round(num_bytes / GIB, digits)
 
 
-def did_you_mean(value, allowed, limit=3):
-    """The allowed names closest to a mistyped one (case and punctuation ignored), best first."""
-    by_key = {}
-    for name in allowed:
-        by_key.setdefault(_norm(name), name)
-    close = difflib.get_close_matches(_norm(value), list(by_key), n=limit, cutoff=0.6)
-    return [by_key[key] for key in close]
+def did_you_mean(value, allowed, limit=3, candidates=None, key=None):
+    """The allowed names closest to a mistyped one (case and punctuation ignored), best first.
+
+    candidates: {normalised spelling: canonical name}, to match aliases too (nvidia-smi names, Hugging Face repos);
+    key: the normaliser those spellings were made with (default _norm).
+    """
+    key = key or _norm
+    if candidates is None:
+        candidates = {}
+        for name in allowed:
+            candidates.setdefault(key(name), name)
+    close = []
+    for spelling in difflib.get_close_matches(key(value), list(candidates), n=limit * 4, cutoff=0.6):
+        if candidates[spelling] not in close:
+            close.append(candidates[spelling])
+    return close[:limit]
 
 
-def _unknown(argument, value, allowed, route=None):
+def _unknown(argument, value, allowed, route=None, candidates=None, key=None):
     """The error for a name not in a table: the allowed names, the closest ones, and (route) how to go without one."""
-    close = did_you_mean(value, allowed) if isinstance(value, str) and value.strip() else []
+    close = did_you_mean(value, allowed, candidates=candidates, key=key) if isinstance(value, str) and value.strip() else []
     hint = ("; did you mean %s?" % " or ".join(close)) if close else ""
     hint += (" Not listed? %s" % route) if route else ""
     return SizingError(
@@ -98,6 +107,8 @@ def parse_size(value, argument="size"):
             raise SizingError("%s must be a finite size in bytes, got %r" % (argument, value), argument, value)
         if value < 0:
             raise SizingError("%s must be >= 0, got %r" % (argument, value), argument, value)
+        if value >= 2 ** 64:  # no memory is this large; past 2**1024 the float arithmetic downstream overflows
+            raise SizingError("%s must be below 2**64 bytes, got %r" % (argument, value), argument, value)
         return int(value)
     match = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$", str(value))
     unit = match.group(2).lower() if match else None

@@ -64,7 +64,8 @@ def gpu_spec(gpu):
         raise common._unknown("gpu", gpu, gpu_names(), GPU_ROUTE)
     entry = _GPU_INDEX.get(_gpu_key(gpu))
     if entry is None:
-        raise common._unknown("gpu", gpu, gpu_names(), GPU_ROUTE)
+        # closest names among the aliases too (what nvidia-smi / rocm-smi print), each reported by its catalogue name
+        raise common._unknown("gpu", gpu, gpu_names(), GPU_ROUTE, dict((k, e["name"]) for k, e in _GPU_INDEX.items()), _gpu_key)
     spec = copy.deepcopy(entry)
     spec["memory_gib"] = entry["memory_mib"] / 1024.0
     return spec

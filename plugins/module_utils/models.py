@@ -12,6 +12,7 @@ The catalogue in :mod:`catalog` is never handed out or mutated: callers get deep
 from __future__ import annotations
 
 import copy
+import re
 
 from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, common
 
@@ -35,13 +36,24 @@ def model_names():
     return [m["name"] for m in catalog.MODELS]
 
 
+# Hugging Face names of DeepSeek's vision-language models: deepseek-vl-7b-chat, deepseek-vl2(-small, -tiny),
+# Janus-Pro-7B, JanusFlow-1.3B, DeepSeek-OCR.
+_VISION_NAME = re.compile(r"(?:^|[-_])(?:vl2?|janus\w*|ocr)(?:[-_]|$)")
+
+
 def _lookup_model(name):
     key = str(name).strip()
     if "/" in key:
         key = key.rsplit("/", 1)[1]
     entry = _MODEL_INDEX.get(common._norm(key))
+    if entry is None and _VISION_NAME.search(key.lower()):
+        raise common.SizingError(
+            "model %r is a vision-language model (DeepSeek-VL, VL2, Janus, OCR), not in the catalogue: only its language tower can be "
+            "sized; pass its config.json's 'language_config' dict as the model and add the vision encoder's weights to overhead_gib"
+            % name, "model", name)
     if entry is None:
-        raise common._unknown("model", name, model_names(), MODEL_ROUTE)
+        raise common._unknown("model", name, model_names(), MODEL_ROUTE, dict((k, e["name"]) for k, e in _MODEL_INDEX.items()),
+                              lambda value: common._norm(str(value).strip().rsplit("/", 1)[-1]))
     return entry
 
 
@@ -65,12 +77,21 @@ def _native_dtype(config):
     return "fp16" if dtype in ("float16", "fp16", "half") else "bf16"
 
 
-def _int_or(config, key, default):
+# Input caps on config.json integers: far above any published model (DeepSeek-V3: 61 layers, hidden 7168, vocab 129280),
+# low enough that the per-layer walk and the float arithmetic stay bounded (a config.json with 10**400 layers is refused
+# by name instead of exhausting memory).
+_MAX_LAYERS = 4096
+_MAX_CONFIG_INT = 2 ** 31 - 1
+
+
+def _int_or(config, key, default, minimum=0):
     value = config.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise common.SizingError("model config.json key %r must be a non-negative integer, got %r" % (key, value), "model", value)
+    limit = _MAX_LAYERS if key == "num_hidden_layers" else _MAX_CONFIG_INT
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not minimum <= value <= limit or value != int(value):
+        raise common.SizingError("model config.json key %r must be an integer from %d to %d, got %r" % (key, minimum, limit, value),
+                                 "model", value)
     return int(value)
 
 
@@ -117,11 +138,13 @@ def _spec_from_config(config, meta=None):
         raise common.SizingError(
             "model config.json is missing or has non-integer %s; required keys: %s" % (", ".join(repr(k) for k in missing), ", ".join(_REQUIRED_CONFIG_KEYS)),
             "model", sorted(config.keys()), list(_REQUIRED_CONFIG_KEYS))
+    for key in _REQUIRED_CONFIG_KEYS:
+        _int_or(config, key, None, minimum=1)
     meta = meta or {}
     hidden = config["hidden_size"]
     heads = config["num_attention_heads"]
     mla = config.get("kv_lora_rank") is not None
-    kv_heads = _int_or(config, "num_key_value_heads", heads)
+    kv_heads = _int_or(config, "num_key_value_heads", heads, minimum=1)
     head_dim = _int_or(config, "head_dim", hidden // heads)
     routed = _int_or(config, "n_routed_experts", 0)
     layers = config["num_hidden_layers"]
@@ -149,8 +172,8 @@ def _spec_from_config(config, meta=None):
         "attention_heads": heads,
         "kv_heads": heads if mla else kv_heads,
         "head_dim": None if mla else head_dim,
-        "q_lora_rank": config.get("q_lora_rank") if mla else None,
-        "kv_lora_rank": config.get("kv_lora_rank") if mla else None,
+        "q_lora_rank": _int_or(config, "q_lora_rank", None) if mla else None,
+        "kv_lora_rank": _int_or(config, "kv_lora_rank", None, minimum=1) if mla else None,
         "qk_rope_head_dim": _int_or(config, "qk_rope_head_dim", 64) if mla else None,
         "qk_nope_head_dim": _int_or(config, "qk_nope_head_dim", 128) if mla else None,
         "v_head_dim": _int_or(config, "v_head_dim", 128) if mla else None,

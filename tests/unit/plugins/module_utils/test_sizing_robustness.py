@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from ansible_collections.onprem.deepseek.plugins.module_utils import catalog, common, gpu_specs, queueing, sizing
@@ -49,6 +51,40 @@ def test_parse_size_refuses_non_finite(value):
     with pytest.raises(common.SizingError) as err:
         common.parse_size(value, "size")
     assert str(err.value) == "size must be a finite size in bytes, got %r" % value
+
+
+def test_parse_size_refuses_an_int_past_any_memory():
+    # 10**400 bytes would overflow every float product downstream (hugepages, weights_bytes)
+    with pytest.raises(common.SizingError) as err:
+        common.parse_size(10 ** 400, "size")
+    assert str(err.value).startswith("size must be below 2**64 bytes, got 1000")
+
+
+CONFIG_KEYS = ["hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "kv_lora_rank", "q_lora_rank",
+               "n_routed_experts", "max_position_embeddings"]
+
+
+@pytest.mark.parametrize("key", CONFIG_KEYS)
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), "64", 1.5, -1, 10 ** 400])
+def test_config_json_bad_integers_are_refused_by_name(key, value):
+    # A config.json dict's integers are checked before any arithmetic: no OverflowError, ValueError or unbounded
+    # per-layer walk (10**400 layers) reaches the caller.
+    config = copy.deepcopy(catalog.MODELS[0]["config"])
+    config[key] = value
+    with pytest.raises(common.SizingError) as err:
+        sizing.gpu_plan(config, "H200", max_model_len=4096)
+    assert repr(key) in str(err.value)
+
+
+def test_config_json_layers_are_capped():
+    config = copy.deepcopy(catalog.MODELS[0]["config"])
+    config["num_hidden_layers"] = 4097
+    with pytest.raises(common.SizingError) as err:
+        sizing.model_spec(config)
+    assert str(err.value) == "model config.json key 'num_hidden_layers' must be an integer from 1 to 4096, got 4097"
+    config["num_attention_heads"] = 0
+    with pytest.raises(common.SizingError):
+        sizing.model_spec(config)
 
 
 def test_huge_load_erlang_c_returns_at_least_the_average_answer():
@@ -108,3 +144,23 @@ def test_unknown_model_and_gpu_name_the_route_without_a_catalogue_entry():
     with pytest.raises(common.SizingError) as gpu_error:
         sizing.gpu_spec('H2000')
     assert 'did you mean H200' in str(gpu_error.value) and 'dict with memory_gib' in str(gpu_error.value)
+
+
+def test_did_you_mean_matches_the_names_nvidia_smi_prints():
+    # The closest names come from the aliases too (nvidia-smi / rocm-smi spellings), reported by catalogue name.
+    with pytest.raises(common.SizingError) as err:
+        sizing.gpu_spec("NVIDIA RTX PRO 6000 Blackwell Workstation Edition")
+    assert "did you mean RTX-PRO-6000-SE" in str(err.value)
+    with pytest.raises(common.SizingError) as err:
+        sizing.model_spec("deepseek-ai/DeepSeek-Coder-V2-Lite-Instruc")
+    assert "unknown model 'deepseek-ai/DeepSeek-Coder-V2-Lite-Instruc'" in str(err.value)
+    assert "did you mean DeepSeek-Coder-V2-Lite-Instruct" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["deepseek-ai/deepseek-vl2-small", "DeepSeek-VL2", "deepseek-vl-7b-chat", "deepseek-ai/Janus-Pro-7B",
+                                  "deepseek-ai/DeepSeek-OCR"])
+def test_vision_model_names_are_refused_with_the_language_tower_route(name):
+    with pytest.raises(common.SizingError) as err:
+        sizing.model_spec(name)
+    assert str(err.value).startswith("model %r is a vision-language model" % name)
+    assert "'language_config' dict" in str(err.value)
