@@ -30,7 +30,13 @@ SETTINGS = {
     "overhead_gib": None,
     "dp_attention": False,
     "engine": "vllm",
+    # measured weights: a size (bytes or '131GB'), else the model store's manifest ([{name, sha256, size}]) when every
+    # weight file in it has a size; the plan then sizes the weights from that total (weights.weights: source measured)
+    "weights_bytes": None,
+    "model_store_manifest": None,
 }
+# Files of a checkpoint that hold weights (a manifest's config.json, tokenizer and README do not).
+WEIGHT_FILE_SUFFIXES = (".gguf", ".safetensors", ".bin", ".pt")
 
 DEFAULT_DEPLOYMENT = "default"
 
@@ -87,6 +93,31 @@ def deployment_hosts(host_deployments, deployment=DEFAULT_DEPLOYMENT):
     return sorted(host for host, name in dict(host_deployments).items() if (DEFAULT_DEPLOYMENT if _blank(name) else name) == deployment)
 
 
+def manifest_weights_bytes(manifest):
+    """Total size of the weight files in a model store manifest, or None when there are none or one has no size."""
+    if _blank(manifest):
+        return None
+    if not isinstance(manifest, (list, tuple)) or not all(isinstance(entry, dict) and entry.get("name") for entry in manifest):
+        raise common.SizingError("model_store_manifest must be a list of {name, sha256, size}, got %r" % (manifest,),
+                                 "model_store_manifest", manifest)
+    files = [entry for entry in manifest if str(entry["name"]).lower().endswith(WEIGHT_FILE_SUFFIXES)]
+    if not files or any(_blank(entry.get("size")) for entry in files):
+        return None
+    return sum(common.parse_size(entry["size"], "model_store_manifest size of %s" % entry["name"]) for entry in files)
+
+
+def _measured(model, s):
+    """The model with its measured weights size attached, when the settings give one."""
+    size = None if _blank(s["weights_bytes"]) else s["weights_bytes"]
+    if size is None:
+        size = manifest_weights_bytes(s["model_store_manifest"])
+    if size is None:
+        return model
+    if isinstance(model, dict):
+        return dict(model, weights_bytes=size)
+    return {"model": model, "weights_bytes": size}
+
+
 def deployment_plan(given, hosts=1):
     """gpu_plan for one deployment from its settings and the number of its hosts.
 
@@ -104,7 +135,7 @@ def deployment_plan(given, hosts=1):
     engine = None if _blank(s["engine"]) or s["engine"] not in layout.PLAN_ENGINES else s["engine"]
     # ranges are gpu_plan's to check (one message per argument, whoever calls it)
     return layout.gpu_plan(
-        model, s["gpu"],
+        _measured(model, s), s["gpu"],
         quant=None if _blank(s["quant"]) else s["quant"],
         kv_dtype=s["kv_dtype"] or "auto",
         gpus_per_node=_num("gpus_per_node", s["gpus_per_node"], int),

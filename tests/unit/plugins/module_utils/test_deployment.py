@@ -54,3 +54,39 @@ def test_a_checkpoint_path_is_read_on_the_controller(tmp_path):
 def test_dp_attention_reads_booleans_as_ansible_does(value, expected):
     # ansible.module_utils.parsing.convert_bool.boolean's spellings (the same a `| bool` in a role accepts); blank is false
     assert deployment._bool('dp_attention', value) is expected
+
+
+# unsloth's DeepSeek-R1 UD-IQ1_S (a mixed "dynamic" GGUF quant, no single bits per weight): 131GB as unsloth publishes it
+# (https://huggingface.co/unsloth/DeepSeek-R1-GGUF, "1.58-bit UD-IQ1_S ... 131GB"), here as three split files.
+R1_UD_IQ1_S = [
+    {'name': 'DeepSeek-R1-UD-IQ1_S-00001-of-00003.gguf', 'sha256': 'a' * 64, 'size': 50000000000},
+    {'name': 'DeepSeek-R1-UD-IQ1_S-00002-of-00003.gguf', 'sha256': 'b' * 64, 'size': 50000000000},
+    {'name': 'DeepSeek-R1-UD-IQ1_S-00003-of-00003.gguf', 'sha256': 'c' * 64, 'size': '31GB'},
+    {'name': 'README.md', 'sha256': 'd' * 64},
+]
+
+
+def test_model_store_manifest_sizes_the_weights():
+    assert deployment.manifest_weights_bytes(R1_UD_IQ1_S) == 131 * 10 ** 9
+    given = {'model': 'deepseek-r1', 'gpu': 'H200', 'quant': 'iq1_s', 'max_model_len': 8192, 'model_store_manifest': R1_UD_IQ1_S}
+    plan = deployment.deployment_plan(given)
+    expected = layout.gpu_plan({'model': 'deepseek-r1', 'weights_bytes': 131 * 10 ** 9}, 'H200', quant='iq1_s', max_model_len=8192,
+                               max_nodes=1, engine='vllm')  # deployment's default engine
+    assert plan == expected
+    assert plan['weights_total_gib'] == pytest.approx(131e9 / 2 ** 30, abs=0.01)
+    # an explicit weights_bytes wins over the manifest
+    plan = deployment.deployment_plan(dict(given, weights_bytes='140GB'))
+    assert plan['weights_total_gib'] == pytest.approx(140e9 / 2 ** 30, abs=0.01)
+
+
+def test_a_manifest_without_every_weight_size_leaves_the_estimate():
+    partial = [dict(entry) for entry in R1_UD_IQ1_S]
+    del partial[0]['size']
+    assert deployment.manifest_weights_bytes(partial) is None
+    assert deployment.manifest_weights_bytes([{'name': 'README.md', 'size': 10}]) is None
+    assert deployment.manifest_weights_bytes(None) is None
+    given = {'model': 'deepseek-r1', 'gpu': 'H200', 'quant': 'iq1_s', 'max_model_len': 8192}
+    assert deployment.deployment_plan(dict(given, model_store_manifest=partial)) == deployment.deployment_plan(given)
+    with pytest.raises(common.SizingError) as err:
+        deployment.manifest_weights_bytes('not-a-list')
+    assert str(err.value).startswith('model_store_manifest must be a list of {name, sha256, size}')
