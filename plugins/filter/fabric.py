@@ -12,12 +12,13 @@ from ansible_collections.onprem.deepseek.plugins.module_utils import common, fab
 
 
 def fabric_config(hardware, transport="none", host="", hcas=None, min_rate_gbps=0, socket_ifname="", ib_hca="auto",
-                  gpudirect="none", nccl_overrides=None, address="", pool="", index=0, offset=10, check_ports=True):
+                  gpudirect="none", nccl_overrides=None, address="", pool="", index=0, offset=10, check_ports=True,
+                  qos=None):
     try:
         return fabric.fabric_config(hardware, transport=transport, host=host, hcas=hcas, min_rate_gbps=min_rate_gbps,
                                     socket_ifname=socket_ifname, ib_hca=ib_hca, gpudirect=gpudirect,
                                     nccl_overrides=nccl_overrides, address=address, pool=pool, index=index, offset=offset,
-                                    check_ports=check_ports)
+                                    check_ports=check_ports, qos=qos)
     except (common.SizingError, ValueError, TypeError) as exc:
         raise AnsibleFilterError("onprem.deepseek.fabric_config: %s" % exc)
 

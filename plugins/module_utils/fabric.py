@@ -11,6 +11,13 @@ Sources:
 - perftest's report layout: ib_write_bw --report_gbits prints "#bytes #iterations BW peak BW average MsgRate",
   ib_send_lat prints "#bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%" (linux-rdma/perftest,
   src/perftest_parameters.c, the REPORT_FMT / REPORT_FMT_LAT headers).
+- RoCE QoS (lossless RoCE on the host side): DSCP trust in the mlx5 driver's sysfs file qos/trust ("pcp" or "dscp"),
+  PFC per priority with iproute2's dcb (dcb-pfc(8): `dcb pfc set dev DEV prio-pfc 3:on`, shown as
+  "prio-pfc 0:off 1:off 2:off 3:on ..."), ECN's notification and reaction points in mlx5's sysfs files
+  ecn/roce_np/enable/<prio> and ecn/roce_rp/enable/<prio>; RoCE v2 traffic in DSCP 26 (AF31) on priority 3, the
+  switch vendors' and NVIDIA's usual lossless class (NVIDIA's "RoCE Configuration for ConnectX" notes and mlnx_qos's
+  examples: `mlnx_qos -i DEV --trust dscp --pfc 0,0,0,1,0,0,0,0`). NCCL_IB_TC is the IP traffic class NCCL's queue
+  pairs use: DSCP << 2, plus 2 (ECT(0)) with ECN (DSCP 26 -> 106).
 """
 
 import ipaddress
@@ -131,6 +138,50 @@ def nccl_environment(transport, ports, socket_ifname="", ib_hca="auto", gpudirec
     return env
 
 
+QOS_DEFAULTS = {"enabled": True, "priority": 3, "dscp": 26, "ecn": True}
+
+
+def roce_qos(transport, ports, qos=None):
+    """The RoCE QoS this host should have: DSCP trust, PFC on one priority, ECN on that priority, and NCCL's traffic
+    class. STATE: "wanted" (a hardware RoCE port: the role sets it where the NIC allows and records what it could not),
+    "off" (qos disabled), or "not applicable" with the reason (Soft-RoCE and InfiniBand have no DCB on the host)."""
+    settings = dict(QOS_DEFAULTS, **(qos or {}))
+    for key, top in (("priority", 7), ("dscp", 63)):
+        value = settings[key]
+        try:
+            number = None if isinstance(value, (bool, float)) else int(str(value).strip())
+        except ValueError:
+            number = None
+        if number is None or not 0 <= number <= top:
+            raise ValueError("fabric RoCE QoS: %s %r; allowed: an integer 0 to %d" % (key, value, top))
+        settings[key] = number
+    for key in ("enabled", "ecn"):
+        settings[key] = settings[key] if isinstance(settings[key], bool) else str(settings[key]).lower() in ("true", "1", "yes", "on")
+    netdevs = []
+    for port in ports:
+        for netdev in port.get("netdevs", []):
+            if netdev not in netdevs:
+                netdevs.append(netdev)
+    out = {"state": "wanted", "reason": "", "priority": settings["priority"], "dscp": settings["dscp"],
+           "ecn": bool(settings["ecn"]), "netdevs": netdevs, "pfc_args": pfc_arguments(settings["priority"]),
+           "traffic_class": settings["dscp"] * 4 + (2 if settings["ecn"] else 0)}
+    if not settings["enabled"]:
+        out.update(state="off", reason="fabric_roce_qos is false")
+    elif transport == "soft_roce":
+        out.update(state="not applicable", reason="Soft-RoCE (rdma_rxe) has no DCB: DSCP trust, PFC and ECN belong to a "
+                                                  "hardware RoCE NIC and its switch")
+    elif transport != "roce":
+        out.update(state="not applicable", reason="transport %s has no RoCE QoS" % transport)
+    elif not netdevs:
+        out.update(state="not applicable", reason="no RoCE port with a network interface")
+    return out
+
+
+def pfc_arguments(priority):
+    """dcb's prio-pfc arguments that turn PFC on for PRIORITY only."""
+    return ["%d:%s" % (prio, "on" if prio == priority else "off") for prio in range(8)]
+
+
 def fabric_address(host, address="", pool="", index=0, offset=10):
     """This host's fabric address (a.b.c.d/prefix): ADDRESS, which must lie in POOL when both are given, or the
     (OFFSET + INDEX)-th address of POOL. Raises ValueError naming host, variable and value."""
@@ -185,7 +236,8 @@ def perftest_latency(output):
 
 
 def fabric_config(hardware, transport="none", host="", hcas=None, min_rate_gbps=0, socket_ifname="", ib_hca="auto",
-                  gpudirect="none", nccl_overrides=None, address="", pool="", index=0, offset=10, check_ports=True):
+                  gpudirect="none", nccl_overrides=None, address="", pool="", index=0, offset=10, check_ports=True,
+                  qos=None):
     """Everything the fabric role and the engine containers need for one host, from hardware_facts: the ports that carry
     the transport, the problems (each naming host, HCA/port or variable), this host's fabric address, and NCCL's
     environment. Problems are returned, not raised, so that preflight can list them all before any change."""
@@ -206,6 +258,15 @@ def fabric_config(hardware, transport="none", host="", hcas=None, min_rate_gbps=
     except ValueError as exc:
         addr = ""
         problems.append(str(exc))
+    try:
+        wanted = roce_qos(transport, ports, qos if qos is not None else {"enabled": False})
+    except ValueError as exc:
+        wanted = roce_qos(transport, ports, {"enabled": False})
+        problems.append("%s: %s" % (host, exc))
+    overrides = dict(nccl_overrides or {})
+    if wanted["state"] == "wanted":
+        # NCCL's queue pairs carry the lossless class (before the user's overrides, which win).
+        overrides = dict({"NCCL_IB_TC": str(wanted["traffic_class"])}, **overrides)
     return {"transport": transport, "ports": ports, "address": addr, "problems": problems,
-            "rdma": transport != "none" and bool(ports),
-            "nccl_env": nccl_environment(transport, ports, socket_ifname, ib_hca, gpudirect, nccl_overrides)}
+            "rdma": transport != "none" and bool(ports), "qos": wanted,
+            "nccl_env": nccl_environment(transport, ports, socket_ifname, ib_hca, gpudirect, overrides)}

@@ -129,3 +129,37 @@ def test_perftest_figures():
     assert fabric.perftest_latency(LAT) == {'bytes': 2, 'min_us': 152.34, 'typical_us': 201.17, 'average_us': 230.4, 'p99_us': 611.03}
     with pytest.raises(ValueError, match='no perftest bandwidth line'):
         fabric.perftest_bandwidth('Couldn\'t connect to 10.77.0.12:18515')
+
+
+# RoCE QoS. DSCP 26 (AF31) on priority 3 with PFC and ECN is the usual lossless class of RoCE v2 (mlnx_qos's examples:
+# `mlnx_qos -i DEV --trust dscp --pfc 0,0,0,1,0,0,0,0`); NCCL_IB_TC is the IP traffic class, DSCP << 2 plus ECT(0) = 2:
+# 26 * 4 + 2 = 106 (NCCL's env.html, NCCL_IB_TC). dcb-pfc(8) prints "prio-pfc 0:off 1:off 2:off 3:on ...".
+def test_roce_qos_wants_dscp_26_on_priority_3_and_gives_nccl_traffic_class_106():
+    cfg = fabric.fabric_config(HGX, 'roce', host='gpu-a', qos={})
+    assert cfg['qos']['state'] == 'wanted' and cfg['qos']['netdevs'] == ['ens1f0np0']
+    assert (cfg['qos']['priority'], cfg['qos']['dscp'], cfg['qos']['traffic_class']) == (3, 26, 106)
+    assert cfg['nccl_env']['NCCL_IB_TC'] == '106'
+    # Without ECN: 104; the user's override wins; qos unset (preflight's call) adds nothing.
+    assert fabric.fabric_config(HGX, 'roce', host='gpu-a', qos={'ecn': False})['nccl_env']['NCCL_IB_TC'] == '104'
+    assert fabric.fabric_config(HGX, 'roce', host='gpu-a', qos={}, nccl_overrides={'NCCL_IB_TC': '98'})['nccl_env']['NCCL_IB_TC'] == '98'
+    assert 'NCCL_IB_TC' not in fabric.fabric_config(HGX, 'roce', host='gpu-a')['nccl_env']
+
+
+def test_roce_qos_is_not_applicable_on_soft_roce_and_infiniband_with_the_reason():
+    soft = fabric.fabric_config(RXE, 'soft_roce', host='vm-a', qos={})
+    assert soft['qos']['state'] == 'not applicable' and 'Soft-RoCE' in soft['qos']['reason']
+    assert 'NCCL_IB_TC' not in soft['nccl_env']
+    assert fabric.fabric_config(HGX, 'infiniband', host='gpu-a', qos={})['qos']['state'] == 'not applicable'
+    assert fabric.fabric_config(HGX, 'roce', host='gpu-a', qos={'enabled': False})['qos']['state'] == 'off'
+
+
+def test_roce_qos_bad_values_are_problems_naming_the_key():
+    cfg = fabric.fabric_config(HGX, 'roce', host='gpu-a', qos={'priority': 8})
+    assert cfg['problems'] == ["gpu-a: fabric RoCE QoS: priority 8; allowed: an integer 0 to 7"]
+    with pytest.raises(ValueError, match='dscp 64'):
+        fabric.roce_qos('roce', [], {'dscp': 64})
+
+
+def test_the_dcb_arguments_turn_pfc_on_for_the_priority_only():
+    assert fabric.pfc_arguments(3) == ['0:off', '1:off', '2:off', '3:on', '4:off', '5:off', '6:off', '7:off']
+    assert fabric.fabric_config(HGX, 'roce', host='gpu-a', qos={'priority': '4'})['qos']['pfc_args'][4] == '4:on'
