@@ -254,6 +254,7 @@ def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=DEFAULT_GPUS
     gpus_per_node = common._number("gpus_per_node", gpus_per_node, 1, 64, integer=True)
     limited = max_nodes is not None
     max_nodes = common._number("max_nodes", max_nodes, 1, 1024, integer=True) if limited else SEARCH_MAX_NODES
+    context_source = "argument" if max_model_len is not None else "config.json"
     if max_model_len is None:
         max_model_len = spec["max_context"]
     max_model_len = common._number("max_model_len", max_model_len, 1, integer=True)
@@ -298,7 +299,10 @@ def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=DEFAULT_GPUS
         "kv_bytes_per_token": models._kv_bytes(spec, catalog.KV_DTYPES[kv]),
         "weights_total_gib": weights.weights(spec, quant)["total_gib"], "notes": notes, "plan_engine": rules_engine,
         "min_kv_gib": min_kv_gib,
+        "max_model_len_source": context_source, "max_context": spec["max_context"],
+        "context_model_card": spec.get("context_model_card"),
     }
+    notes.extend(_context_notes(spec, max_model_len, context_source))
     plan = None
     if not reason:
         plan, reason = _search(spec, gspec, quant, kv, gpus_per_node, max_nodes, dp_attention, sizing)
@@ -328,6 +332,18 @@ def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=DEFAULT_GPUS
         plan["smallest_fit"] = _smallest_fit(spec, gspec, quant, kv, gpus_per_node, dp_attention, max_model_len, concurrency, util,
                                              overhead_gib, margin_gib, rules_engine, min_kv_gib)
     return plan
+
+
+def _context_notes(spec, max_model_len, source):
+    """Which context limit the plan uses and why; the model card's, where it states less than config.json."""
+    out = []
+    if source == "config.json":
+        out.append("max_model_len %d: config.json's max_position_embeddings, the limit vLLM and SGLang derive --max-model-len "
+                   "from and enforce" % max_model_len)
+    card = spec.get("context_model_card")
+    if card and max_model_len > card:
+        out.append(spec.get("context_note") or "the model card states %d tokens of context, less than the %d planned" % (card, max_model_len))
+    return out
 
 
 def _fit_summary(plan):

@@ -194,3 +194,17 @@ def test_v32_plan_sizes_the_kv_cache_per_gpu_with_the_sparse_entry(kv_dtype, per
     block = plan['kv_block_tokens']
     # kv_cache_gib is rounded to 3 decimals in the plan: within one block of the exact count
     assert abs(plan['kv_tokens'] - int(plan['kv_cache_gib'] * 2 ** 30 // (per_layer * 61)) // block * block) <= block
+
+
+def test_the_plan_says_which_context_limit_it_uses_and_why():
+    # DeepSeek-R1: config.json max_position_embeddings 163840 (https://huggingface.co/deepseek-ai/DeepSeek-R1/blob/main/config.json),
+    # model card "128K" context (https://huggingface.co/deepseek-ai/DeepSeek-R1).
+    plan = sizing.gpu_plan("DeepSeek-R1", "H200")
+    assert (plan["max_model_len"], plan["max_model_len_source"], plan["max_context"], plan["context_model_card"]) == (
+        163840, "config.json", 163840, 131072)
+    assert plan["notes"][0].startswith("max_model_len 163840: config.json's max_position_embeddings")
+    assert "pass max_model_len 131072" in plan["notes"][1]
+    within = sizing.gpu_plan("DeepSeek-R1", "H200", max_model_len=131072)
+    assert within["max_model_len_source"] == "argument" and within["notes"] == []
+    # V3 records no card figure: only the config.json note
+    assert len(sizing.gpu_plan("DeepSeek-V3", "H200")["notes"]) == 1
