@@ -142,3 +142,24 @@ def test_a_worker_that_does_not_answer_fails_the_check_of_a_healthy_head(tmp_pat
     assert result.returncode == 2, result.stdout
     assert 'worker 127.0.0.1:%d does not answer' % gone in result.stdout
     assert _state(tmp_path / 'state')['restarts'] == 1
+
+
+def test_a_worker_holding_the_engines_connection_is_not_probed(tmp_path, env, server):
+    # llama.cpp's rpc-server serves one client and listens with a backlog of 1 (tools/rpc/rpc-server.cpp,
+    # ggml-rpc.cpp's create_server_socket: listen(sock, 1)): while the head is connected, probes queue, two fill the
+    # queue and later ones time out (measured here on 2026-12-04 with the lab image: probes 3 to 5 timed out). A
+    # worker like that: one client connected, backlog 1, the queue filled by two probes; the watchdog must not fail.
+    worker = socket.socket()
+    worker.bind(('127.0.0.1', 0))
+    worker.listen(1)
+    port = worker.getsockname()[1]
+    head = socket.create_connection(('127.0.0.1', port))
+    served, _addr = worker.accept()
+    queued = [socket.create_connection(('127.0.0.1', port), timeout=2) for _ in range(2)]
+    try:
+        for _ in range(3):
+            assert _run(env, tmp_path / 'state', server.server_port, failures=1, timeout=2,
+                        peers=['127.0.0.1:%d' % port]).returncode == 0
+    finally:
+        for sock in queued + [head, served, worker]:
+            sock.close()
