@@ -103,9 +103,11 @@ def test_gateway_requests_by_key_and_latency(host, ca_file):
     before = _mtail_counts(host)
     for key in ('alice', 'alice', 'carol'):
         lab.chat(ca_file, key)
-    after = _poll('mtail counting the three requests by key',
-                  lambda: (lambda now: now if now.get('alice', 0) >= before.get('alice', 0) + 2
-                           and now.get('carol', 0) >= before.get('carol', 0) + 1 else None)(_mtail_counts(host)), timeout=60)
+    def counted():
+        now = _mtail_counts(host)
+        return now if now.get('alice', 0) >= before.get('alice', 0) + 2 and now.get('carol', 0) >= before.get('carol', 0) + 1 else None
+
+    after = _poll('mtail counting the three requests by key', counted, timeout=60)
     try:
         _poll('Prometheus showing mtail\'s counts', lambda: in_prometheus('alice') >= after['alice'] and in_prometheus('carol') >= after['carol'])
     except AssertionError as exc:
