@@ -103,6 +103,7 @@ def test_gateway_requests_by_key_and_latency(host, ca_file):
     before = _mtail_counts(host)
     for key in ('alice', 'alice', 'carol'):
         lab.chat(ca_file, key)
+
     def counted():
         now = _mtail_counts(host)
         return now if now.get('alice', 0) >= before.get('alice', 0) + 2 and now.get('carol', 0) >= before.get('carol', 0) + 1 else None

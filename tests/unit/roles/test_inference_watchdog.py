@@ -154,10 +154,10 @@ def test_a_worker_holding_the_engines_connection_is_not_probed(tmp_path, env, se
     worker.listen(1)
     port = worker.getsockname()[1]
     head = socket.create_connection(('127.0.0.1', port))
-    served, _addr = worker.accept()
-    queued = [socket.create_connection(('127.0.0.1', port), timeout=2) for _ in range(2)]
+    served = worker.accept()[0]
+    queued = [socket.create_connection(('127.0.0.1', port), timeout=2) for _probe in range(2)]
     try:
-        for _ in range(3):
+        for _check in range(3):
             assert _run(env, tmp_path / 'state', server.server_port, failures=1, timeout=2,
                         peers=['127.0.0.1:%d' % port]).returncode == 0
     finally:
