@@ -54,11 +54,15 @@ ENGINES = {
 # The two servers the llama_cpp image may run. llama-cpp-python has no /health (its model list answers once
 # loaded) and spells the plan's llama-server flags its own way (None: no equivalent, the flag is dropped).
 LLAMA_CPP_SERVERS = {
-    "llama_server": {"health_path": "/health", "alias_flag": "--alias", "rpc_flag": "--rpc", "flag_names": {}},
+    "llama_server": {"health_path": "/health", "alias_flag": "--alias", "rpc_flag": "--rpc", "flag_names": {}, "fixed": []},
     "llama_cpp_python": {
         "health_path": "/v1/models",
         "alias_flag": "--model_alias",
         "rpc_flag": "--rpc_servers",
+        # Its server runs one request at a time and by default (interrupt_requests=True, llama_cpp/server/settings.py)
+        # ends the running stream when another request arrives: concurrent clients got empty streams (measured with
+        # the lab image on 2026-12-04: 4 concurrent streams of 64 tokens all complete with it off). Queue them instead.
+        "fixed": ["--interrupt_requests", "False"],
         "flag_names": {
             "--ctx-size": "--n_ctx",
             "--n-gpu-layers": "--n_gpu_layers",
@@ -266,7 +270,7 @@ def command_line(engine, flags, served_model_name="deepseek", bind_address="127.
             health_path = ""
         else:
             peers = ["%s:%s" % (address, rpc_port) for address in workers] if multi else []
-            args = (["--model", "/models/" + model_file, server["alias_flag"], served_model_name] + listen
+            args = (["--model", "/models/" + model_file, server["alias_flag"], served_model_name] + listen + server["fixed"]
                     + argv(flags, server["flag_names"]) + ([server["rpc_flag"], ",".join(peers)] if peers else []) + extra)
     elif engine == "sglang":
         args = (["--model-path", "/models", "--served-model-name", served_model_name] + listen + argv(flags)

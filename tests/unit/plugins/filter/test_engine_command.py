@@ -20,8 +20,10 @@ def test_llama_cpp_python_translates_and_drops_flags_and_has_its_own_health_path
     out = filters["engine_command"]("llama_cpp", flags={"--ctx-size": 4096, "--parallel": 2, "--n-gpu-layers": 999},
                                     model_file="m.gguf", model_dir="/srv/m")
     assert out["entrypoint"] == []
+    # --interrupt_requests False: llama-cpp-python's server otherwise ends a running stream when another request
+    # arrives (llama_cpp/server/settings.py, interrupt_requests, default True).
     assert out["args"] == ["--model", "/models/m.gguf", "--model_alias", "deepseek", "--host", "127.0.0.1", "--port", "8000",
-                           "--n_ctx", "4096", "--n_gpu_layers", "999"]
+                           "--interrupt_requests", "False", "--n_ctx", "4096", "--n_gpu_layers", "999"]
     assert out["health_path"] == "/v1/models"
     assert out["run_options"][:6] == ["--network", "host", "--cgroupns", "private", "--shm-size", "1g"]
     assert "--entrypoint" not in out["run_options"]
