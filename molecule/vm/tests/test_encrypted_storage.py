@@ -3,8 +3,8 @@
 import glob
 import json
 import os
-import stat
 import re
+import stat
 import subprocess
 
 import pytest
