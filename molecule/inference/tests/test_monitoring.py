@@ -8,7 +8,6 @@ import os
 import time
 from urllib.parse import quote
 
-import pytest
 import yaml
 
 import lab
@@ -95,9 +94,6 @@ def _diagnostics(host):
             'access.log': host.run('tail -n 5 /var/log/onprem-deepseek/gateway/access.log').stdout}
 
 
-# Rewritten as above on 2026-12-04 and not yet run in the lab (that day's lab run stopped on a Molecule verifier option
-# before any test ran): skipped with this reason until a lab run shows it green.
-@pytest.mark.skip(reason='rewritten (counts from mtail itself, then Prometheus), not yet run in the lab; see the comment')
 def test_gateway_requests_by_key_and_latency(host, ca_file):
     def in_prometheus(key):
         found = _query(host, 'sum(onprem_gateway_requests_total{instance="onprem-inference", key="%s", status="200"})' % key)
