@@ -85,8 +85,8 @@ def plan_svg(plans, title="Per-GPU memory budget", width=900):
     return report.plan_svg(plans, title=title, width=width)
 
 
-def engine_spec(engine):
-    return engines.engine_spec(engine)
+def engine_spec(engine, llama_cpp_server=None):
+    return engines.engine_spec(engine, llama_cpp_server=llama_cpp_server)
 
 
 def image_driver_check(engine, driver_version=None, driver_branch=None, image_cuda=None, minor_version_compat=False):

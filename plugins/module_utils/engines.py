@@ -94,12 +94,20 @@ def engine_names():
     return sorted(ENGINES)
 
 
-def engine_spec(engine):
-    """The table's entry of `engine` (a copy), with its name."""
+def engine_spec(engine, llama_cpp_server=None):
+    """The table's entry of `engine` (a copy), with its name.
+
+    llama_cpp_server: for llama_cpp, the server the image runs (LLAMA_CPP_SERVERS); its health path replaces the
+    table's (the gateway's health check reads it when the inference role did not run, e.g. `--tags gateway`).
+    """
     if engine not in ENGINES:
         raise common._unknown("engine", engine, engine_names())
     spec = copy.deepcopy(ENGINES[engine])
     spec["name"] = engine
+    if engine == "llama_cpp" and llama_cpp_server is not None:
+        if llama_cpp_server not in LLAMA_CPP_SERVERS:
+            raise common._unknown("llama_cpp_server", llama_cpp_server, sorted(LLAMA_CPP_SERVERS))
+        spec["health_path"] = LLAMA_CPP_SERVERS[llama_cpp_server]["health_path"]
     return spec
 
 

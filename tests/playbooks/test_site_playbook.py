@@ -47,3 +47,28 @@ def test_no_role_runs_a_task_on_the_controller_with_privilege():
 
 def test_prod_example_logs_in_as_a_deploy_user():
     assert _yaml('inventories', 'prod', 'group_vars', 'deepseek.yml')['ansible_user'] == 'deploy'
+
+
+def test_a_tagged_dynamic_include_hands_its_tags_to_the_included_tasks():
+    # Tags on include_tasks/include_role select the include only: without `apply`, `--tags model_store` would run the
+    # include and skip every task it brings (found 2026-12-04: model_store's fetch, inference's candidate and watchdog).
+    offenders = []
+    for folder, _dirs, files in os.walk(os.path.join(ROOT, 'roles')):
+        for name in files:
+            if name.endswith('.yml') and os.path.basename(folder) == 'tasks':
+                with open(os.path.join(folder, name), encoding='utf-8') as handle:
+                    tasks = yaml.safe_load(handle)
+                for task in _tasks(tasks):
+                    for action in ('ansible.builtin.include_tasks', 'ansible.builtin.include_role'):
+                        if action in task and task.get('tags'):
+                            applied = (task[action].get('apply') or {}).get('tags', []) if isinstance(task[action], dict) else []
+                            if not set(task['tags']) <= set(applied):
+                                offenders.append((os.path.relpath(os.path.join(folder, name), ROOT), task.get('name')))
+    assert offenders == []
+
+
+def test_preflight_and_the_input_checks_run_whatever_tags_are_asked():
+    # `--tags gateway` still checks the host and computes the plan first (the roles read preflight's facts).
+    plays = _yaml('playbooks', 'site.yml')
+    assert [p['name'] for p in plays if 'always' in p.get('tags', [])] == [plays[0]['name'], plays[1]['name']]
+    assert plays[0]['roles'] == [{'role': 'onprem.deepseek.preflight'}]

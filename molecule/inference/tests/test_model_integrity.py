@@ -39,7 +39,8 @@ def test_byte_flipped_in_place_fails_the_run_naming_file_and_model(host):
     host.check_output('python3 -c %s %s', FLIP, MODEL_FILE)
     assert host.file(MODEL_FILE).size == size
     assert host.file(MODEL_FILE).sha256sum != lab.manifest()[0]['sha256']
-    result = lab.converge({})
+    # The model store's own check (site.yml's model_store tag, after preflight) is what must fail.
+    result = lab.converge({}, tags='preflight,model_store')
     assert result.returncode != 0
     assert 'model_store: tiny.gguf of %s does not match the SHA-256 manifest' % MODEL in result.output
     assert 'model_store_repair=true' in result.output

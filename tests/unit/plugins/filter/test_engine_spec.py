@@ -30,6 +30,18 @@ def test_sglang_uses_the_maintained_release_tag_not_cu126(filters):
     assert spec["image_cuda"] == "12.9"
 
 
+def test_llama_cpp_health_path_is_the_servers(filters):
+    # llama.cpp's llama-server answers /health (tools/server/README.md of ggml-org/llama.cpp); llama-cpp-python's
+    # server has no /health and answers /v1/models once the model is loaded (llama_cpp/server/app.py).
+    assert filters["engine_spec"]("llama_cpp")["health_path"] == "/health"
+    assert filters["engine_spec"]("llama_cpp", llama_cpp_server="llama_server")["health_path"] == "/health"
+    assert filters["engine_spec"]("llama_cpp", llama_cpp_server="llama_cpp_python")["health_path"] == "/v1/models"
+    # The other engines ignore it.
+    assert filters["engine_spec"]("vllm", llama_cpp_server="llama_cpp_python")["health_path"] == "/health"
+    with pytest.raises(AnsibleFilterError, match="llama_cpp_server"):
+        filters["engine_spec"]("llama_cpp", llama_cpp_server="ollama")
+
+
 def test_unknown_engine_says_did_you_mean(filters):
     with pytest.raises(AnsibleFilterError, match="did you mean vllm"):
         filters["engine_spec"]("vlm")
