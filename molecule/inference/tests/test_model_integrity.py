@@ -12,6 +12,8 @@ MODEL = lab.CONVERGE_VARS['model_store_model']
 MODEL_DIR = '/srv/deepseek/models/' + MODEL
 MODEL_FILE = MODEL_DIR + '/tiny.gguf'
 CHECKER = '/usr/local/libexec/onprem-deepseek/model-store-check'
+# inference reads the model directory from model_store and the NCCL environment from fabric.
+ENGINE_ROLES = 'fabric,model_store,inference'
 # One bit of the byte in the middle of the file, in place: same size, new mtime.
 FLIP = ('import os, sys\n'
         'path = sys.argv[1]\n'
@@ -24,8 +26,9 @@ FLIP = ('import os, sys\n'
 
 
 def test_engine_serves_the_scenario_model_behind_the_check(host, ca_file):
-    # Earlier tests leave another version (tiny-http) serving: back to the scenario's own model.
-    result = lab.converge({})
+    # Earlier tests leave another version (tiny-http) serving: back to the scenario's own model (the roles a model version
+    # goes through, site.yml's tags: docs/inventory.md).
+    result = lab.converge({}, tags=ENGINE_ROLES)
     assert result.returncode == 0, result.output[-3000:]
     pre = host.run('systemctl show %s -p ExecStartPre' % lab.SERVICE).stdout
     assert '%s %s' % (CHECKER, MODEL_DIR) in pre, pre
@@ -55,7 +58,7 @@ def test_engine_refuses_to_start_on_the_changed_store(host):
 
 
 def test_repair_fetches_the_version_again_and_the_engine_serves(host, ca_file):
-    result = lab.converge({'model_store_repair': True})
+    result = lab.converge({'model_store_repair': True}, tags=ENGINE_ROLES)
     assert result.returncode == 0, result.output[-3000:]
     assert host.file(MODEL_FILE).sha256sum == lab.manifest()[0]['sha256']
     full = host.run('%s --full %s' % (CHECKER, MODEL_DIR))
