@@ -250,7 +250,8 @@ def command_line(engine, flags, served_model_name="deepseek", bind_address="127.
     address, and the head's server offloads layers to them (--rpc_servers / --rpc, in worker_addresses' order).
     The head returns those workers as `peers`: its unit checks that they answer before each start.
     """
-    spec = engine_spec(engine)
+    # For llama_cpp the health path is the server's: engine_spec is the one place that says so.
+    spec = engine_spec(engine, llama_cpp_server=llama_cpp_server if engine == "llama_cpp" else None)
     rank, nodes = int(rank), int(nodes)
     multi, head = nodes > 1, int(rank) == 0
     extra = [str(arg) for arg in (extra_args or [])]
@@ -262,7 +263,6 @@ def command_line(engine, flags, served_model_name="deepseek", bind_address="127.
         if llama_cpp_server not in LLAMA_CPP_SERVERS:
             raise common._unknown("llama_cpp_server", llama_cpp_server, sorted(LLAMA_CPP_SERVERS))
         server = LLAMA_CPP_SERVERS[llama_cpp_server]
-        health_path = server["health_path"]
         workers = [str(address) for address in (worker_addresses or [])]
         if multi and head and (len(workers) != nodes - 1 or not all(workers)):
             raise common.SizingError("llama_cpp across %d nodes needs the cluster address of each of the %d other nodes "
