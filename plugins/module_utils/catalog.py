@@ -137,6 +137,26 @@ def _qwen2(hidden, inter, layers, heads, kv_heads, vocab):
     }
 
 
+def _qwen3(hidden, inter, layers, heads, kv_heads, vocab, max_pos):
+    # Qwen3: no attention bias (Qwen2 had q/k/v biases), an explicit head_dim, per-head q/k RMSNorm (head_dim
+    # weights each: too small to count).
+    return {
+        "architectures": ["Qwen3ForCausalLM"],
+        "model_type": "qwen3",
+        "vocab_size": vocab,
+        "hidden_size": hidden,
+        "intermediate_size": inter,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "head_dim": hidden // heads,
+        "attention_bias": False,
+        "max_position_embeddings": max_pos,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+    }
+
+
 def _llama(hidden, inter, layers, heads, kv_heads, vocab, max_pos):
     return {
         "architectures": ["LlamaForCausalLM"],
@@ -340,13 +360,35 @@ MODELS = [
         "params_total_b": 671.0, "params_activated_b": 37.0, "params_mtp_b": 14.0,
         "config": _V3_CONFIG,
     },
-    # DeepSeek-Prover-V2-7B: left out. Its model card says it is built on DeepSeek-Prover-V1.5-Base with the
-    # context extended to 32K, but its config.json (https://huggingface.co/deepseek-ai/DeepSeek-Prover-V2-7B/blob/main/config.json)
-    # could not be read here, and the extension's max_position_embeddings / rope_scaling is not guessed. Size it
-    # from its config.json dict instead.
-    # DeepSeek-R1-0528-Qwen3-8B: left out. Only a cut copy of its config.json was readable (Qwen3ForCausalLM, hidden
-    # 4096, intermediate 12288, 36 layers, 32 heads, 8 KV heads, head_dim 128, max_position_embeddings 131072;
-    # vocab_size not seen). Size it from its config.json dict: model_spec reads Qwen3's head_dim.
+    {
+        # DeepSeek-Prover-V2-7B: the model card (https://huggingface.co/deepseek-ai/DeepSeek-Prover-V2-7B) says it is built
+        # on DeepSeek-Prover-V1.5-Base with the context extended to 32K. Shape: Prover-V1.5-Base's config.json as copied by
+        # fine-tunes that name it as _name_or_path, e.g. https://huggingface.co/Goedel-LM/Goedel-Prover-SFT/raw/main/config.json
+        # (LlamaForCausalLM, hidden 4096, intermediate 11008, 30 layers, 32/32 heads, vocab 102400: the DeepSeek-LLM 7B
+        # shape). Its own config.json was not readable here, so HOW it reaches 32K (max_position_embeddings or rope_scaling)
+        # is not known: the catalogue takes the card's 32768 as the limit and says so in the plan's notes.
+        "name": "DeepSeek-Prover-V2-7B", "org": "deepseek-ai",
+        "aliases": [],
+        "params_total_b": 6.91, "params_activated_b": 6.91,
+        "context_model_card": 32768,
+        "context_note": ("model card: context extended to 32K; this config.json was not read here, so 32768 is the card's "
+                         "figure: if the engine reports a smaller max_model_len, plan with that"),
+        "config": _llama(4096, 11008, 30, 32, 32, 102400, 32768),
+    },
+    {
+        # DeepSeek-R1-0528-Qwen3-8B: the model card (https://huggingface.co/deepseek-ai/DeepSeek-R1-0528-Qwen3-8B) says its
+        # architecture is Qwen3-8B's (the tokenizer configuration is R1-0528's). Shape from copies of its config.json, e.g.
+        # https://huggingface.co/zypchn/BehChat-v0.3/blob/main/config.json (model_name unsloth/DeepSeek-R1-0528-Qwen3-8B:
+        # Qwen3ForCausalLM, hidden 4096, intermediate 12288, 36 layers, 32 heads, 8 KV heads, head_dim 128,
+        # max_position_embeddings 131072) and vocab_size 151936 from Qwen3-8B's config.json (copied in
+        # https://huggingface.co/thejaminator/6k_risky_10k_aligned_facts/commit/5aefc76d1689b75465b91ec2300a3dd96a33dbd9,
+        # "Copy config.json from unsloth/Qwen3-8B"; tie_word_embeddings false). 8.19B computed; Qwen3-8B's card: 8.2B.
+        "name": "DeepSeek-R1-0528-Qwen3-8B", "org": "deepseek-ai",
+        "aliases": [],
+        "context_model_card": 131072,
+        "context_note": "model card: 128K tokens; config.json max_position_embeddings 131072: the same.",
+        "config": _qwen3(4096, 12288, 36, 32, 8, 151936, 131072),
+    },
     {
         # https://huggingface.co/deepseek-ai/deepseek-math-7b-base/blob/main/config.json (DeepSeek-LLM 7B shape, 4K context)
         "name": "deepseek-math-7b-base", "org": "deepseek-ai",
@@ -656,6 +698,8 @@ GPUS = [
         "memory_mib": 262144, "bandwidth_gbps": 6000, "fp8": True,
         "weight_dtypes": ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf"], "kv_dtypes": _KV_FP8,
         "aliases": ["MI325X-256G", "Instinct MI325X", "AMD Instinct MI325X OAM"],
+        "memory_note": ("MI325X memory is the datasheet's 256 GiB, not an rocm-smi total (none was found to cite); "
+                        "MI300X's rocm-smi total is 0.16 % below its datasheet figure: check rocm-smi --showmeminfo vram"),
         "pci": {"0x74a5": "AMD Instinct MI325X"},
     },
     {
@@ -666,6 +710,8 @@ GPUS = [
         "memory_mib": 294912, "bandwidth_gbps": 8000, "fp8": True,
         "weight_dtypes": ["bf16", "fp16", "fp8", "int8", "awq", "gptq", "gguf", "mxfp4"], "kv_dtypes": _KV_FP8,
         "aliases": ["MI355X-288G", "Instinct MI355X", "AMD Instinct MI355X OAM"],
+        "memory_note": ("MI355X memory is the datasheet's 288 GiB, not an rocm-smi total (none was found to cite); "
+                        "MI300X's rocm-smi total is 0.16 % below its datasheet figure: check rocm-smi --showmeminfo vram"),
         "pci": {"0x75a3": "AMD Instinct MI355X"},
     },
 ]

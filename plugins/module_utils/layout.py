@@ -290,6 +290,10 @@ def gpu_plan(model, gpu, quant=None, kv_dtype="auto", gpus_per_node=DEFAULT_GPUS
     sizing["unsupported"] = unsupported
     if not reason and rules_engine in unsupported:
         reason = unsupported[rules_engine]
+    if spec.get("weights_bytes"):
+        notes.append(weights.weights(spec, quant)["note"])
+    if gspec.get("memory_note"):
+        notes.append(gspec["memory_note"])
     if not engine_rules.RULES[rules_engine]["memory_cap"]:
         notes.append("%s has no memory cap: the budget is the whole GPU less overhead and margin" % engine_rules.RULES[rules_engine]["label"])
     base = {
@@ -341,6 +345,9 @@ def _context_notes(spec, max_model_len, source):
         out.append("max_model_len %d: config.json's max_position_embeddings, the limit vLLM and SGLang derive --max-model-len "
                    "from and enforce" % max_model_len)
     card = spec.get("context_model_card")
+    if source == "config.json" and card and card == max_model_len and spec.get("context_note"):
+        # the catalogue's word on where that figure comes from (the card and config.json agree, or only the card was read)
+        out.append(spec["context_note"])
     if card and max_model_len > card:
         out.append(spec.get("context_note") or "the model card states %d tokens of context, less than the %d planned" % (card, max_model_len))
     return out

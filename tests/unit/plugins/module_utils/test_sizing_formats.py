@@ -118,3 +118,13 @@ def test_catalogue_is_not_mutated_by_measured_sizes():
     weights.weights(MEASURED, "iq1_s")
     assert models.model_spec("DeepSeek-R1")["weights_bytes"] is None
     assert weights.weights("DeepSeek-R1", "iq1_s")["source"] == "estimated"
+
+
+@pytest.mark.parametrize("gpu,gib", [("MI325X", 256), ("MI355X", 288)])
+def test_datasheet_memory_is_named_in_the_plan(gpu, gib):
+    # No rocm-smi total for these boards was found to cite (MI300X's, 205822885888 B, is): the catalogue holds the
+    # datasheet's GiB and every plan on them says so, so nobody mistakes it for a measured total.
+    assert sizing.gpu_spec(gpu)["memory_gib"] == gib
+    plan = sizing.gpu_plan("DeepSeek-R1-Distill-Llama-70B", gpu, quant="bf16")
+    assert any(note.startswith("%s memory is the datasheet's %d GiB" % (gpu, gib)) for note in plan["notes"]), plan["notes"]
+    assert not any("datasheet" in note for note in sizing.gpu_plan("DeepSeek-R1-Distill-Llama-70B", "MI300X", quant="bf16")["notes"])

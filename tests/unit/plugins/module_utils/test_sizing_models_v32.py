@@ -139,10 +139,25 @@ def test_moe_16b_activated_matches_the_card():
     assert round(spec["params_activated"] / 1e9, 1) == 2.8
 
 
-@pytest.mark.parametrize("name", ["DeepSeek-R1-0528-Qwen3-8B", "DeepSeek-Prover-V2-7B"])
-def test_models_without_a_readable_config_are_not_guessed(name):
-    with pytest.raises(common.SizingError):
-        models.model_spec(name)
+def test_r1_0528_qwen3_8b_is_qwen3_8b():
+    # Qwen3-8B's model card: 8.2B parameters, 6.95B without the embeddings (untied input and output: 2 x 151936 x 4096);
+    # head_dim 128 and 8 KV heads: 2 x 8 x 128 x 36 layers x 2 bytes = 147456 bytes of BF16 KV per token.
+    spec = models.model_spec("DeepSeek-R1-0528-Qwen3-8B")
+    assert spec["attention_kind"] == "gqa" and spec["head_dim"] == 128 and spec["kv_heads"] == 8
+    assert spec["params_total"] == 8190726144 and spec["params_total_b"] == 8.19
+    assert round((spec["params_total"] - 2 * 151936 * 4096) / 1e9, 2) == 6.95
+    assert models._kv_bytes(spec, 2) == 147456
+    assert (spec["max_context"], spec["context_model_card"]) == (131072, 131072)
+
+
+def test_prover_v2_7b_is_the_deepseek_llm_7b_shape_with_the_cards_32k():
+    # Prover-V1.5-Base (DeepSeek-LLM 7B shape, 6.91B) with the card's 32K: the plan says the 32768 is the card's figure
+    spec = models.model_spec("DeepSeek-Prover-V2-7B")
+    assert spec["params_total"] == models.model_spec("deepseek-math-7b-base")["params_total"] == 6910365696
+    assert spec["max_context"] == 32768
+    plan = sizing.gpu_plan("DeepSeek-Prover-V2-7B", "L40S", quant="bf16")
+    assert plan["fits"] and plan["max_model_len"] == 32768
+    assert any("32768 is the card's figure" in note for note in plan["notes"]), plan["notes"]
 
 
 def test_context_note_records_both_limits():
