@@ -4,6 +4,7 @@ The prod inventory's hosts live in 192.0.2.0/24 (TEST-NET-1, RFC 5737): nothing 
 so a run that passes proves that the plan connects to no host and needs no GPU.
 """
 
+import json
 import os
 import subprocess
 import xml.etree.ElementTree as ET
@@ -104,3 +105,22 @@ def test_plan_shows_the_current_generation_and_fp4(tmp_path):
     assert '| r1_b200_fp4 | DeepSeek-R1 | nvfp4 | ' in report and 'x B200' in report, report
     assert 'runs only on hopper, blackwell GPUs' in ' '.join(output.split()), output
     assert result.returncode != 0  # the A100 deployment does not fit: the playbook says so and fails
+
+
+def test_one_plan_sizes_the_weights_from_the_model_store_manifest(tmp_path):
+    # The manifest model_store verifies the copy against also sizes the weights, in the report and in preflight alike:
+    # 163 safetensors shards of 4 GiB (652 GiB, not the 626.9 GiB V3's parameter count gives at FP8) and a config.json
+    # (not a weight file, not counted).
+    manifest = [{'name': 'model-%05d-of-00163.safetensors' % i, 'sha256': '0' * 64, 'size': 4 * 2 ** 30} for i in range(1, 164)]
+    manifest.append({'name': 'config.json', 'sha256': '0' * 64, 'size': 1700})
+    extra = tmp_path / 'manifest.json'
+    extra.write_text(json.dumps({'model_store_manifest': manifest}))
+    result = _run(tmp_path, ONE_PLAN, '-e', '@%s' % extra, '-e', 'deepseek_plan_fail_on_misfit=false')
+    assert result.returncode == 0, result.output
+    report = (tmp_path / 'plan.md').read_text()
+    assert 'weights 652.0 GiB at fp8' in report, report
+    assert 'weights size measured (weights_bytes %d)' % (163 * 4 * 2 ** 30) in report, report
+    # deepseek_weights_bytes wins over the manifest
+    result = _run(tmp_path, ONE_PLAN, '-e', '@%s' % extra, '-e', 'deepseek_weights_bytes=700GiB', '-e', 'deepseek_plan_fail_on_misfit=false')
+    assert result.returncode == 0, result.output
+    assert 'weights 700.0 GiB at fp8' in (tmp_path / 'plan.md').read_text()
