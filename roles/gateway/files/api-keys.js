@@ -1,14 +1,106 @@
-// API key check of the DeepSeek gateway (role onprem.deepseek.gateway), run by nginx's njs module.
+// API key and JWT check of the DeepSeek gateway (role onprem.deepseek.gateway), run by nginx's njs module.
 //
-// nginx preloads the key file (js_preload_object deepseek_api_keys) at configuration time: an object
-// {"<SHA-256 hex of the key>": {"name", "role", "expires" (YYYY-MM-DD or null), "revoked"}}. The clear key
-// exists only in the vault and in the client; here it is hashed (njs's crypto module) and looked up.
+// nginx preloads two files at configuration time (js_preload_object):
+// - deepseek_api_keys: {"<SHA-256 hex of the key>": {"name", "role", "expires" (YYYY-MM-DD or null), "revoked"}}.
+//   The clear key exists only in the vault and in the client; here it is hashed (njs's crypto module) and looked up.
+// - deepseek_jwt: {"enabled": false} or the identity provider's settings and signing keys: {"enabled": true, "issuer",
+//   "audience", "subject_claim", "role_claim", "roles" ({claim value: gateway role}, or null: the value itself),
+//   "leeway" (seconds), "keys" ({kid: {"alg", "spki" (base64 DER), "params" (WebCrypto)}})}. The JWKS was converted
+//   on the controller (filter onprem.deepseek.jwks_verify_keys); signatures are checked by WebCrypto (crypto.subtle).
 // Works with njs 0.7 (Debian 12) and 0.8 (Debian 13): no let/const-only or newer syntax is needed.
 
-var crypto = require('crypto');
+var hashing = require('crypto');
 
 // RFC 7235: the scheme is case-insensitive; the token is an RFC 6750 bearer token, compared exactly.
 var BEARER = /^bearer ([A-Za-z0-9._~+\/=-]+)$/i;
+// A JWS compact serialisation (RFC 7515 section 7.1): three base64url parts.
+var JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+// Gateway roles, most privileged first: a subject with several gets the first.
+var ROLES = ['admin', 'user', 'auditor'];
+
+function b64json(segment) {
+    try {
+        var value = JSON.parse(Buffer.from(segment, 'base64url').toString());
+        return (value && typeof value === 'object' && !Array.isArray(value)) ? value : null;
+    } catch (e) {
+        return null;
+    }
+}
+
+function has(object, key) {
+    return Object.prototype.hasOwnProperty.call(object, key);
+}
+
+// The gateway role of a token: its role claim (a string, a space-separated string such as "scope", or a list),
+// mapped through "roles" when given.
+function jwtRole(value) {
+    var values = Array.isArray(value) ? value : (typeof value === 'string' ? value.split(' ') : []);
+    var mapped = [];
+    for (var i = 0; i < values.length; i++) {
+        var name = String(values[i]);
+        if (deepseek_jwt.roles) {
+            if (has(deepseek_jwt.roles, name)) {
+                mapped.push(deepseek_jwt.roles[name]);
+            }
+        } else {
+            mapped.push(name);
+        }
+    }
+    for (var j = 0; j < ROLES.length; j++) {
+        if (mapped.indexOf(ROLES[j]) >= 0) {
+            return ROLES[j];
+        }
+    }
+    return '';
+}
+
+// Everything of a JWT but its signature, which only authorize() checks (WebCrypto answers asynchronously): the
+// name and role below feed the rate limits and the log, and a token whose signature fails never gets past the
+// access phase.
+function jwtLookup(token) {
+    var parts = token.split('.');
+    var header = b64json(parts[0]);
+    var claims = b64json(parts[1]);
+    if (!header || !claims) {
+        return {status: 'malformed token'};
+    }
+    var kid = has(header, 'kid') ? header.kid : '';
+    if (typeof kid !== 'string' || !has(deepseek_jwt.keys, kid)) {
+        return {status: 'unknown token signing key'};
+    }
+    var key = deepseek_jwt.keys[kid];
+    if (header.alg !== key.alg) {
+        return {status: 'token algorithm not allowed'};
+    }
+    var now = Date.now() / 1000;
+    if (typeof claims.exp !== 'number') {
+        return {status: 'token without exp'};
+    }
+    if (now >= claims.exp + deepseek_jwt.leeway) {
+        return {status: 'token expired'};
+    }
+    if (has(claims, 'nbf') && (typeof claims.nbf !== 'number' || now < claims.nbf - deepseek_jwt.leeway)) {
+        return {status: 'token not yet valid'};
+    }
+    if (claims.iss !== deepseek_jwt.issuer) {
+        return {status: 'wrong token issuer'};
+    }
+    var audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (audiences.indexOf(deepseek_jwt.audience) < 0) {
+        return {status: 'wrong token audience'};
+    }
+    var subject = claims[deepseek_jwt.subject_claim];
+    if (typeof subject !== 'string' || !subject) {
+        return {status: 'token without subject'};
+    }
+    var role = jwtRole(claims[deepseek_jwt.role_claim]);
+    if (!role) {
+        return {status: 'token without a gateway role'};
+    }
+    // The name reaches the log and a request header: only characters safe in both, 64 at most.
+    var name = 'jwt:' + subject.replace(/[^A-Za-z0-9._@+-]/g, '_').slice(0, 64);
+    return {status: 'ok', entry: {name: name, role: role}, jwt: {key: key, parts: parts}};
+}
 
 function lookup(r) {
     var header = r.headersIn['Authorization'];
@@ -19,8 +111,11 @@ function lookup(r) {
     if (!match) {
         return {status: 'unknown key'};
     }
-    var digest = crypto.createHash('sha256').update(match[1]).digest('hex');
-    if (!Object.prototype.hasOwnProperty.call(deepseek_api_keys, digest)) {
+    var digest = hashing.createHash('sha256').update(match[1]).digest('hex');
+    if (!has(deepseek_api_keys, digest)) {
+        if (deepseek_jwt.enabled && JWS.test(match[1])) {
+            return jwtLookup(match[1]);
+        }
         return {status: 'unknown key'};
     }
     var entry = deepseek_api_keys[digest];
@@ -34,35 +129,72 @@ function lookup(r) {
     return {status: 'ok', entry: entry};
 }
 
-// $deepseek_api_key_name: the name of a valid key, "" otherwise (rate-limit zones and the access log).
+// $deepseek_api_key_name: the name of a valid key ("jwt:<subject>" for a token), "" otherwise (rate-limit zones,
+// the access log).
 function keyName(r) {
     var found = lookup(r);
     return found.status === 'ok' ? found.entry.name : '';
 }
 
-// $deepseek_api_key_role: the role of a valid key, "" otherwise.
+// $deepseek_api_key_role: the role of a valid key or token, "" otherwise.
 function keyRole(r) {
     var found = lookup(r);
     return found.status === 'ok' ? found.entry.role : '';
 }
 
-// $deepseek_key_status: why a key is refused ("missing key", "unknown key", "key revoked", "key expired"),
-// "ok" for a valid one; the 401 error body says it.
+// $deepseek_key_status: why a key is refused ("missing key", "unknown key", "key revoked", "key expired", or a
+// token's "token expired", "wrong token audience"...), "ok" otherwise.
 function keyStatus(r) {
     return lookup(r).status;
 }
 
-// The auth_request subrequest: 204 when the key is valid and its role may use the path, 401 for a
-// missing, unknown, revoked or expired key, 403 when the role may not. The API location sets
-// $deepseek_roles (" user admin ") before the access phase; the subrequest shares the variables.
+// The answer of the check: the reason goes into $deepseek_auth (js_var; the subrequest shares the request's
+// variables), which the 401 body and the log show.
+function answer(r, code, reason) {
+    r.variables.deepseek_auth = reason;
+    r.return(code);
+}
+
+function permit(r, role) {
+    var allowed = r.variables.deepseek_roles || '';
+    if (allowed.indexOf(' ' + role + ' ') >= 0) {
+        answer(r, 204, 'ok');
+    } else {
+        answer(r, 403, 'role ' + role + ' may not use this path');
+    }
+}
+
+// The auth_request subrequest: 204 when the key or token is valid and its role may use the path, 401 for a missing,
+// unknown, revoked or expired key or a token that fails a check (its signature included), 403 when the role may
+// not. The API location sets $deepseek_roles (" user admin ") before the access phase; the subrequest shares the
+// variables.
 function authorize(r) {
     var found = lookup(r);
     if (found.status !== 'ok') {
-        r.return(401);
+        answer(r, 401, found.status);
         return;
     }
-    var allowed = r.variables.deepseek_roles || '';
-    r.return(allowed.indexOf(' ' + found.entry.role + ' ') >= 0 ? 204 : 403);
+    if (!found.jwt) {
+        permit(r, found.entry.role);
+        return;
+    }
+    var key = found.jwt.key;
+    var parts = found.jwt.parts;
+    crypto.subtle.importKey('spki', Buffer.from(key.spki, 'base64'), key.params, false, ['verify'])
+        .then(function (imported) {
+            return crypto.subtle.verify(key.params, imported, Buffer.from(parts[2], 'base64url'), parts[0] + '.' + parts[1]);
+        })
+        .then(function (valid) {
+            if (valid) {
+                permit(r, found.entry.role);
+            } else {
+                answer(r, 401, 'token signature invalid');
+            }
+        })
+        .catch(function (e) {
+            r.error('onprem.deepseek gateway: token signature check failed: ' + e);
+            answer(r, 401, 'token signature invalid');
+        });
 }
 
 export default {keyName: keyName, keyRole: keyRole, keyStatus: keyStatus, authorize: authorize};

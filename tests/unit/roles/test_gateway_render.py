@@ -9,6 +9,7 @@ error pages and header inheritance; and the role's tasks run under ansible-playb
 putting the previous files back when nginx refuses new ones. Everything is written below tmp_path.
 """
 
+import base64
 import datetime
 import hashlib
 import http.client
@@ -67,6 +68,7 @@ RENDER = """
       loop:
         - {{src: site.conf.j2, dest: conf.d/onprem-deepseek.conf}}
         - {{src: api-keys.json.j2, dest: api-keys.json}}
+        - {{src: jwt.json.j2, dest: jwt.json}}
         - {{src: nginx-restart.conf.j2, dest: nginx-restart.conf}}
     - name: Show
       ansible.builtin.debug:
@@ -89,6 +91,7 @@ def _render(out, extra_vars):
     (out / 'conf.d').mkdir(parents=True, exist_ok=True)
     (out / 'logs').mkdir(exist_ok=True)
     variables = {'out': str(out), '__gateway_keys_file': str(out / 'api-keys.json'), '__gateway_tls_dir': str(out),
+                 '__gateway_jwt_file': str(out / 'jwt.json'),
                  '__gateway_keys_js': os.path.join(ROLE, 'files', 'api-keys.js'),
                  'gateway_log_dir': str(out / 'logs'), 'gateway_api_keys': KEYS}
     variables.update(extra_vars)
@@ -102,7 +105,7 @@ def _render(out, extra_vars):
     shown = json.loads([t for t in tasks if t['task']['name'] == 'Show'][0]['hosts']['localhost']['msg'])
     return {'site': (out / 'conf.d' / 'onprem-deepseek.conf').read_text(), 'keys': (out / 'api-keys.json').read_text(),
             'dropin': (out / 'nginx-restart.conf').read_text(), 'endpoint': shown['endpoint'],
-            'keys_file': str(out / 'api-keys.json')}
+            'keys_file': str(out / 'api-keys.json'), 'jwt': json.loads((out / 'jwt.json').read_text())}
 
 
 def _block_end(text, pos):
@@ -367,9 +370,34 @@ class _Engine(BaseHTTPRequestHandler):
         pass
 
 
+JWT_ISSUER = 'https://idp.example.internal/realms/lab'
+JWT_AUDIENCE = 'deepseek-gateway'
+
+
 @pytest.fixture(scope='module')
-def gateway(tmp_path_factory):
-    """nginx on 127.0.0.1 with the rendered site (short timeout 1 s, small bursts) in front of the stub engine."""
+def signer():
+    """A 2048-bit RSA key of a stand-in identity provider, its JWKS, and a function that signs RS256 tokens."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    numbers = key.public_key().public_numbers()
+
+    def b64u(data):
+        return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
+
+    def sign(**claims):
+        now = int(time.time())
+        body = dict({'iss': JWT_ISSUER, 'aud': JWT_AUDIENCE, 'sub': 'dana', 'exp': now + 300, 'roles': ['user']}, **claims)
+        signing_input = b64u(json.dumps({'alg': 'RS256', 'kid': 'lab-1'}).encode()) + '.' + b64u(json.dumps(body).encode())
+        return signing_input + '.' + b64u(key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()))
+    sign.jwks = {'keys': [{'kty': 'RSA', 'kid': 'lab-1', 'use': 'sig', 'alg': 'RS256',
+                           'n': b64u(numbers.n.to_bytes(256, 'big')), 'e': b64u(numbers.e.to_bytes(3, 'big'))}]}
+    return sign
+
+
+@pytest.fixture(scope='module')
+def gateway(tmp_path_factory, signer):
+    """nginx on 127.0.0.1 with the rendered site (short timeout 1 s, small bursts, JWTs on) in front of the stub engine."""
     if NJS is None:
         pytest.skip(WITHOUT_NGINX)
     tree = tmp_path_factory.mktemp('live')
@@ -378,7 +406,9 @@ def gateway(tmp_path_factory):
     port = _free_port()
     rendered = _render(tree, {'gateway_port': port, 'gateway_server_name': 'localhost',
                               'gateway_upstream': 'http://127.0.0.1:%d' % engine.server_address[1],
-                              'gateway_short_read_timeout': 1, 'gateway_rate_burst': 4, 'gateway_unauthenticated_burst': 10})
+                              'gateway_short_read_timeout': 1, 'gateway_rate_burst': 4, 'gateway_unauthenticated_burst': 10,
+                              'gateway_jwt_enabled': True, 'gateway_jwt_issuer': JWT_ISSUER, 'gateway_jwt_audience': JWT_AUDIENCE,
+                              'gateway_jwt_jwks': signer.jwks})
     _certificate(tree)
     conf = _main_conf(tree)
     proc = subprocess.Popen([NGINX, '-p', str(tree), '-e', str(tree / 'logs' / 'start.log'), '-c', conf, '-g', 'daemon off;'],
@@ -461,6 +491,27 @@ def test_live_refused_keys_get_401_saying_why(gateway, key, reason):
     status, headers, body = gateway('GET', '/v1/models', KEY.get(key, 'lab-unknown-0123456789abcdef012345') if key else None)
     assert status == 401 and _is_gateway_error(headers, body, 'invalid_api_key')
     assert json.loads(body)['error']['message'] == reason
+
+
+def test_live_tokens_pass_by_role_and_refusals_say_why(gateway, signer):
+    before = len(gateway.hits)
+    assert gateway('POST', '/v1/chat/completions', signer(), '{}')[0] == 200
+    assert gateway('GET', '/v1/models', signer(roles=['admin']))[0] == 200
+    assert len(gateway.hits) == before + 2
+    assert all(auth is None for dummy, dummy2, auth in gateway.hits)  # the token never goes on to the engine either
+    status, headers, body = gateway('GET', '/v1/models', signer())
+    assert status == 403 and _is_gateway_error(headers, body, 'forbidden')
+    now = int(time.time())
+    good = signer()
+    tampered = good[:-6] + ('AAAAAA' if not good.endswith('AAAAAA') else 'BBBBBB')
+    for token, reason in [(tampered, 'token signature invalid'), (signer(exp=now - 120), 'token expired'),
+                          (signer(aud='other-app'), 'wrong token audience'), (signer(iss='https://evil.example'), 'wrong token issuer'),
+                          (signer(roles=['staff']), 'token without a gateway role')]:
+        time.sleep(0.25)  # tokens refused before their signature count against the per-address limit (5 r/s)
+        status, headers, body = gateway('POST', '/v1/chat/completions', token, '{}')
+        assert status == 401 and _is_gateway_error(headers, body, 'invalid_api_key'), reason
+        assert json.loads(body)['error']['message'] == reason
+    assert len(gateway.hits) == before + 2  # no refused token reached the engine
 
 
 def test_live_tls12_is_refused(gateway):
@@ -664,6 +715,7 @@ def test_config_refused_by_nginx_puts_the_previous_files_back(tmp_path):
     conf = _main_conf(tree, listen_local=False)
     paths = {'__gateway_site': str(site), '__gateway_keys_file': str(keymap), '__gateway_tls_dir': str(tree),
              '__gateway_keys_js': str(tree / 'api-keys.js'), '__gateway_legacy_keys_map': str(legacy),
+             '__gateway_jwt_file': str(tree / 'jwt.json'),
              '__gateway_nginx_conf': conf, 'gateway_log_dir': str(tree / 'logs'), 'gateway_port': _free_port(),
              'gateway_api_keys': KEYS}
     good = _ansible(tmp_path, CONFIG, paths)
