@@ -715,15 +715,21 @@ def test_config_refused_by_nginx_puts_the_previous_files_back(tmp_path):
     conf = _main_conf(tree, listen_local=False)
     paths = {'__gateway_site': str(site), '__gateway_keys_file': str(keymap), '__gateway_tls_dir': str(tree),
              '__gateway_keys_js': str(tree / 'api-keys.js'), '__gateway_legacy_keys_map': str(legacy),
-             '__gateway_jwt_file': str(tree / 'jwt.json'),
+             '__gateway_jwt_file': str(tree / 'jwt.json'), '__gateway_audit_log': str(tree / 'audit.log'),
              '__gateway_nginx_conf': conf, 'gateway_log_dir': str(tree / 'logs'), 'gateway_port': _free_port(),
              'gateway_api_keys': KEYS}
     good = _ansible(tmp_path, CONFIG, paths)
     assert good.returncode == 0, good.output[-3000:]
     assert not legacy.exists()
+    # who changed the keys: one audit line, names only (a second run, which changes nothing, adds none)
+    audit = [json.loads(line) for line in (tree / 'audit.log').read_text().splitlines()]
+    assert [(a['action'], a['role']) for a in audit] == [('api keys changed', 'gateway'), ('jwt settings changed', 'gateway')]
+    assert audit[0]['detail'] == {'present': ['batch', 'dotted', 'carol', 'audit', 'old', 'alice'], 'revoked': ['bob']}
+    assert '@' in audit[0]['actor'] and not any(entry['key'] in (tree / 'audit.log').read_text() for entry in KEYS)
     before = (_sha(site), _sha(keymap))
     again = _ansible(tmp_path, CONFIG, paths)
     assert again.returncode == 0 and re.search(r'changed=0 ', again.output), again.output[-3000:]
+    assert len((tree / 'audit.log').read_text().splitlines()) == 2
 
     # A new key and a rate nginx refuses: both files change, nginx -t fails, both go back.
     dave = {'name': 'dave', 'key': 'lab-dave-0123456789abcdef0123456789a'}
