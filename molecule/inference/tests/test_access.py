@@ -55,10 +55,13 @@ def test_each_role_reaches_exactly_its_paths(host, ca_file, name):
             assert response.headers['strict-transport-security'] == 'max-age=31536000'
     lines = [line for line in _log_lines(host)[before:] if 'key=%s ' % name in line]
     assert len(lines) == 4, lines
-    # The log names the key's role; a refused role never reaches the engine (no upstream time), an allowed one does.
-    assert all(('role=%s ' % role) in line and 'auth="ok"' in line for line in lines), lines
+    # The log names the key's role and, for a 403, why; a refused role never reaches the engine (no upstream time),
+    # an allowed one does.
     refused = [line for line in lines if ' 403 ' in line]
     assert len(refused) == 4 - len(ALLOWED[role]), lines
+    assert all(('role=%s ' % role) in line for line in lines), lines
+    assert all('auth="ok"' in line for line in lines if line not in refused), lines
+    assert all('auth="role %s may not use this path"' % role in line for line in refused), refused
     assert all('upstream_time=- ' in line for line in refused), refused
     assert all(re.search(r'upstream_time=[0-9.]+ ', line) for line in lines if line not in refused), lines
 

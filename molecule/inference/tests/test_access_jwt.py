@@ -77,7 +77,14 @@ def test_refused_tokens_get_401_saying_why_and_never_reach_the_engine(host, ca_f
 
 
 def test_the_host_holds_the_providers_public_keys_only(host):
-    settings = json.loads(host.check_output('cat /etc/nginx/onprem-deepseek/jwt.json'))
+    jwt_file = host.file('/etc/nginx/onprem-deepseek/jwt.json')
+    assert jwt_file.user == 'root' and jwt_file.mode == 0o600
+    text = jwt_file.content_string
+    settings = json.loads(text)
     assert settings['enabled'] and settings['issuer'] == ISSUER and sorted(settings['keys']) == ['lab-idp-1']
     assert settings['keys']['lab-idp-1']['alg'] == 'RS256'
-    assert host.run('grep -rl "PRIVATE KEY" /etc/nginx').rc == 1
+    # SPKI public keys only: no private key, no JWK private member ("d"), nothing of the signing key's PEM
+    assert 'PRIVATE' not in text and '"d"' not in text
+    with open(os.path.join(JWT_DIR, 'signing-key.pem')) as handle:
+        pem_body = ''.join(handle.read().splitlines()[1:-1])
+    assert pem_body[:40] not in text and host.run('grep -rlF -- %s /etc /var/log' % pem_body[:40]).rc == 1
