@@ -121,56 +121,38 @@ _V2_LITE_CONFIG = {
 }
 
 
-def _qwen2(hidden, inter, layers, heads, kv_heads, vocab):
-    return {
-        "architectures": ["Qwen2ForCausalLM"],
-        "model_type": "qwen2",
+def _dense(architecture, model_type, hidden, inter, layers, heads, kv_heads, vocab, max_pos, **extra):
+    """config.json of a dense decoder (Llama, Qwen2, Qwen3 families): the keys model_spec reads, untied embeddings."""
+    config = {
+        "architectures": [architecture],
+        "model_type": model_type,
         "vocab_size": vocab,
         "hidden_size": hidden,
         "intermediate_size": inter,
         "num_hidden_layers": layers,
         "num_attention_heads": heads,
         "num_key_value_heads": kv_heads,
-        "max_position_embeddings": 131072,
+        "max_position_embeddings": max_pos,
         "tie_word_embeddings": False,
         "torch_dtype": "bfloat16",
     }
+    config.update(extra)
+    return config
+
+
+def _qwen2(hidden, inter, layers, heads, kv_heads, vocab):
+    return _dense("Qwen2ForCausalLM", "qwen2", hidden, inter, layers, heads, kv_heads, vocab, 131072)
 
 
 def _qwen3(hidden, inter, layers, heads, kv_heads, vocab, max_pos):
     # Qwen3: no attention bias (Qwen2 had q/k/v biases), an explicit head_dim, per-head q/k RMSNorm (head_dim
     # weights each: too small to count).
-    return {
-        "architectures": ["Qwen3ForCausalLM"],
-        "model_type": "qwen3",
-        "vocab_size": vocab,
-        "hidden_size": hidden,
-        "intermediate_size": inter,
-        "num_hidden_layers": layers,
-        "num_attention_heads": heads,
-        "num_key_value_heads": kv_heads,
-        "head_dim": hidden // heads,
-        "attention_bias": False,
-        "max_position_embeddings": max_pos,
-        "tie_word_embeddings": False,
-        "torch_dtype": "bfloat16",
-    }
+    return _dense("Qwen3ForCausalLM", "qwen3", hidden, inter, layers, heads, kv_heads, vocab, max_pos,
+                  head_dim=hidden // heads, attention_bias=False)
 
 
 def _llama(hidden, inter, layers, heads, kv_heads, vocab, max_pos):
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
-        "vocab_size": vocab,
-        "hidden_size": hidden,
-        "intermediate_size": inter,
-        "num_hidden_layers": layers,
-        "num_attention_heads": heads,
-        "num_key_value_heads": kv_heads,
-        "max_position_embeddings": max_pos,
-        "tie_word_embeddings": False,
-        "torch_dtype": "bfloat16",
-    }
+    return _dense("LlamaForCausalLM", "llama", hidden, inter, layers, heads, kv_heads, vocab, max_pos)
 
 
 # DeepSeekMoE 16B: multi-head attention (no MLA), 64 routed + 2 shared experts, 6 routed per token, layer 0 dense.
