@@ -108,3 +108,24 @@ def test_the_njs_module_is_enabled(host):
     assert host.package('libnginx-mod-http-js').is_installed
     link = host.file('/etc/nginx/modules-enabled/50-mod-http-js.conf')
     assert link.is_symlink and link.linked_to == '/usr/share/nginx/modules-available/mod-http-js.conf'
+
+
+def test_usage_report_counts_the_tokens_of_the_answers(host, ca_file):
+    # The engine's usage reaches the access log (the njs body filter) and the usage report sums it per day and key:
+    # llama-cpp-python's server reports usage in each whole answer.
+    day = host.check_output('date -u +%F')
+    before = json.loads(host.check_output('onprem-deepseek-usage --json --key carol --since %s' % day))
+    answers = [_call(ca_file, path, lab.KEYS['carol']) for path in ['/v1/chat/completions', '/v1/completions']]
+    assert [answer.status_code for answer in answers] == [200, 200], [answer.text for answer in answers]
+    usage = [answer.json()['usage'] for answer in answers]
+    lines = [line for line in _log_lines(host) if 'key=carol ' in line][-2:]
+    assert [line.split(' prompt_tokens=')[1] for line in lines] == [
+        '%d completion_tokens=%d' % (u['prompt_tokens'], u['completion_tokens']) for u in usage], lines
+    after = json.loads(host.check_output('onprem-deepseek-usage --json --key carol --since %s' % day))
+    was = before[0] if before else {'requests': 0, 'answered': 0, 'prompt_tokens': 0, 'completion_tokens': 0}
+    assert len(after) == 1 and after[0]['key'] == 'carol' and after[0]['day'] == day, after
+    assert after[0]['requests'] - was['requests'] == 2 and after[0]['answered'] - was['answered'] == 2
+    assert after[0]['prompt_tokens'] - was['prompt_tokens'] == sum(u['prompt_tokens'] for u in usage)
+    assert after[0]['completion_tokens'] - was['completion_tokens'] == sum(u['completion_tokens'] for u in usage)
+    # The report never shows a key, only names.
+    assert lab.KEYS['carol'] not in host.check_output('onprem-deepseek-usage')

@@ -197,4 +197,39 @@ function authorize(r) {
         });
 }
 
-export default {keyName: keyName, keyRole: keyRole, keyStatus: keyStatus, authorize: authorize};
+// The engine's token counts of a response, for the access log (usage accounting): the body passes on unchanged, and
+// a copy of its last USAGE_TAIL characters is kept in $deepseek_usage_tail. When the response ends, the last
+// "usage" object in it gives $deepseek_prompt_tokens and $deepseek_completion_tokens ("-" when there is none: a
+// refused request, a stream whose client did not ask for stream_options.include_usage, an engine without it).
+var USAGE_TAIL = 4096;
+var PROMPT_TOKENS = /"prompt_tokens"\s*:\s*(\d+)/;
+var COMPLETION_TOKENS = /"completion_tokens"\s*:\s*(\d+)/;
+
+function usageCounts(text) {
+    var at = text.lastIndexOf('"usage"');
+    if (at < 0) {
+        return null;
+    }
+    var prompt = PROMPT_TOKENS.exec(text.slice(at));
+    var completion = COMPLETION_TOKENS.exec(text.slice(at));
+    return prompt ? {prompt: prompt[1], completion: completion ? completion[1] : '0'} : null;
+}
+
+function usage(r, data, flags) {
+    r.sendBuffer(data, flags);
+    var tail = (r.variables.deepseek_usage_tail || '') + data.toString();
+    if (tail.length > USAGE_TAIL) {
+        tail = tail.slice(tail.length - USAGE_TAIL);
+    }
+    r.variables.deepseek_usage_tail = tail;
+    if (flags.last) {
+        var counts = usageCounts(tail);
+        if (counts) {
+            r.variables.deepseek_prompt_tokens = counts.prompt;
+            r.variables.deepseek_completion_tokens = counts.completion;
+        }
+    }
+}
+
+export default {keyName: keyName, keyRole: keyRole, keyStatus: keyStatus, authorize: authorize, usage: usage,
+                usageCounts: usageCounts};

@@ -167,3 +167,57 @@ def test_roles_without_a_map_are_the_claim_itself(tmp_path, keys, jwt_settings):
     settings = dict(jwt_settings, roles=None, role_claim='scope')
     out = _run(tmp_path, {'scope': 'Bearer ' + _token(keys, claims={'scope': 'openid admin profile'})}, settings)
     assert (out['scope']['code'], out['scope']['role']) == (204, 'admin')
+
+
+# Usage accounting (usage(r, data, flags), nginx's js_body_filter): the chat completion object and the streamed
+# chunks have the shape of OpenAI's API reference (https://platform.openai.com/docs/api-reference/chat/object:
+# "usage": {"prompt_tokens", "completion_tokens", "total_tokens"}; with stream_options.include_usage the last
+# chunk has an empty choices list and the usage), which vLLM, SGLang and llama-cpp-python's server follow.
+COMPLETION = ('{"id":"chatcmpl-1","object":"chat.completion","created":1733300000,"model":"deepseek",'
+              '"choices":[{"index":0,"message":{"role":"assistant","content":"Grüße, 你好 \\"usage\\""},'
+              '"finish_reason":"length"}],"usage":{"prompt_tokens":12,"completion_tokens":16,"total_tokens":28}}')
+STREAM = ''.join('data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"tok%d"}}]}\n\n' % i
+                 for i in range(200)) + ('data: {"id":"c","object":"chat.completion.chunk","choices":[],'
+                                         '"usage":{"prompt_tokens":7,"completion_tokens":200,"total_tokens":207}}\n\ndata: [DONE]\n\n')
+STREAM_WITHOUT_USAGE = STREAM[:STREAM.index('data: {"id":"c","object":"chat.completion.chunk","choices":[],')] + 'data: [DONE]\n\n'
+
+
+def _filter(tmp_path, bodies, chunk):
+    """{case: {same (the bytes passed on are the body's), prompt, completion}} for each body cut into chunks of `chunk` bytes."""
+    source = open(SCRIPT).read().replace('export default {', 'var checks = {')
+    driver = """
+var deepseek_api_keys = {};
+var deepseek_jwt = {enabled: false};
+%s
+var bodies = %s;
+Object.keys(bodies).forEach(function (name) {
+    var body = Buffer.from(bodies[name], 'hex');
+    var sent = [];
+    var r = {variables: {}, sendBuffer: function (data, flags) { sent.push(Buffer.from(data)); }};
+    for (var at = 0; at < body.length; at += %d) {
+        var piece = body.slice(at, Math.min(at + %d, body.length));
+        checks.usage(r, piece, {last: at + %d >= body.length});
+    }
+    console.log(JSON.stringify([name, {same: Buffer.concat(sent).equals(body) && sent.length === Math.ceil(body.length / %d), prompt: r.variables.deepseek_prompt_tokens || null,
+                                       completion: r.variables.deepseek_completion_tokens || null}]));
+});
+""" % (source, json.dumps({k: v.encode().hex() for k, v in bodies.items()}), chunk, chunk, chunk, chunk)
+    path = tmp_path / 'usage.js'
+    path.write_text(driver)
+    result = subprocess.run([NJS, str(path)], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return dict(json.loads(line) for line in result.stdout.splitlines() if line.startswith('['))
+
+
+@pytest.mark.parametrize('chunk', [1, 7, 100, 100000])
+def test_usage_counts_come_from_the_response_which_passes_unchanged(tmp_path, chunk):
+    bodies = {'completion': COMPLETION, 'stream': STREAM, 'stream without usage': STREAM_WITHOUT_USAGE,
+              'refusal': '{"error":{"message":"key expired","type":"invalid_request_error"}}'}
+    out = _filter(tmp_path, bodies, chunk)
+    # Byte for byte and chunk for chunk, multi-byte characters cut between chunks included.
+    assert sorted(out) == sorted(bodies) and all(seen['same'] for seen in out.values()), out
+    assert (out['completion']['prompt'], out['completion']['completion']) == ('12', '16')
+    # The stream's usage is its last chunk, 200 chunks (about 16 KiB) after the first: the kept tail holds it.
+    assert (out['stream']['prompt'], out['stream']['completion']) == ('7', '200')
+    assert (out['stream without usage']['prompt'], out['stream without usage']['completion']) == (None, None)
+    assert (out['refusal']['prompt'], out['refusal']['completion']) == (None, None)

@@ -364,6 +364,24 @@ class _Engine(BaseHTTPRequestHandler):
             return self._send(400, '{"error": {"message": "max_tokens must be positive", "type": "invalid_request_error"}}')
         if 'slow' in body:
             time.sleep(2.5)
+        if 'usage' in body and '"stream": true' in body:
+            # Server-sent events in chunked encoding, the usage in the last chunk (stream_options.include_usage).
+            self.send_response(200)
+            self.send_header('Content-Type', 'text/event-stream')
+            self.send_header('Transfer-Encoding', 'chunked')
+            self.end_headers()
+            events = ['data: {"choices": [{"index": 0, "delta": {"content": "tok%d"}}]}\n\n' % i for i in range(50)]
+            events += ['data: {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 50, "total_tokens": 59}}\n\n',
+                       'data: [DONE]\n\n']
+            for event in events:
+                data = event.encode()
+                self.wfile.write(b'%x\r\n%s\r\n' % (len(data), data))
+                self.wfile.flush()
+            self.wfile.write(b'0\r\n\r\n')
+            return None
+        if 'usage' in body:
+            return self._send(200, '{"choices": [{"message": {"content": "hi"}}], '
+                                   '"usage": {"prompt_tokens": 12, "completion_tokens": 16, "total_tokens": 28}}')
         return self._send(200, '{"choices": [{"message": {"content": "hi"}}]}')
 
     def log_message(self, *args):
@@ -439,6 +457,7 @@ def gateway(tmp_path_factory, signer):
             finally:
                 conn.close()
         request.engine = engine
+        request.access_log = tree / 'logs' / 'access.log'
         request.hits = _Engine.hits
         request.endpoint = rendered['endpoint']
         request.port = port
@@ -562,6 +581,25 @@ def test_live_413_is_json(gateway):
     status, headers, body = gateway('POST', '/v1/chat/completions', KEY['alice'], 'a' * (9 * 1024 * 1024))
     assert status == 413 and _is_gateway_error(headers, body, 'request_too_large')
 
+
+def test_live_usage_of_each_answer_is_logged_with_its_key(gateway):
+    # The engine's usage object (a whole answer, and the last event of a stream) reaches the access log line of the
+    # request, beside the key's name; an answer without one logs "-" (docs/access.md, "Usage").
+    cases = [('{"messages": [], "usage": 1}', 'prompt_tokens=12 completion_tokens=16'),
+             ('{"messages": [], "usage": 1, "stream": true}', 'prompt_tokens=9 completion_tokens=50'),
+             ('{"messages": []}', 'prompt_tokens=- completion_tokens=-')]
+    for body, logged in cases:
+        before = gateway.access_log.read_text().count('\n')
+        status, dummy, answer = gateway('POST', '/v1/chat/completions', KEY['carol'], body)
+        assert status == 200, answer
+        if '"stream": true' in body:
+            assert answer.endswith('data: [DONE]\n\n') and answer.count('data: ') == 52  # the stream passed whole
+        for dummy in range(50):  # nginx writes the line once the response is done
+            lines = gateway.access_log.read_text().splitlines()
+            if len(lines) > before:
+                break
+            time.sleep(0.1)
+        assert lines[-1].endswith(logged) and 'key=carol ' in lines[-1], lines[-1]
 
 def test_live_key_rate_limit_answers_429_with_retry_after(gateway):
     statuses = []
