@@ -1,5 +1,6 @@
 # The lab's connection: containers.podman.podman with pipelining (lab and test use only; not part of the collection).
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache-2.0 or GPL-3.0-or-later, like the collection's modules. It subclasses containers.podman's connection
+# (imported from the installed collection, nothing copied) and declares the options that class reads.
 #
 # containers.podman.podman runs four `podman exec` per module (make a temporary directory, copy, chmod, run,
 # remove). Pipelining sends the module on the standard input of one `podman exec --interactive` instead: the
@@ -37,14 +38,14 @@ DOCUMENTATION = """
         vars:
           - name: ansible_user
       podman_extra_args:
-        description: Extra arguments to pass to the podman command line.
+        description: Arguments put between C(podman) and its subcommand.
         default: ''
         vars:
           - name: ansible_podman_extra_args
         env:
           - name: ANSIBLE_PODMAN_EXTRA_ARGS
       podman_executable:
-        description: Executable for podman command.
+        description: The podman program.
         default: podman
         vars:
           - name: ansible_podman_executable
