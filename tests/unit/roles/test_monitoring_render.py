@@ -258,7 +258,7 @@ def test_promtool_checks_the_config(rendered, tmp_path):
     (tmp_path / 'prometheus.yml').write_text(config)
     code, output = _run([PROMTOOL, 'check', 'config', str(tmp_path / 'prometheus.yml')])
     assert code == 0, output
-    assert 'SUCCESS: 26 rules found' in output, output
+    assert 'SUCCESS: 27 rules found' in output, output
 
 
 @needs_promtool
@@ -354,7 +354,7 @@ def test_prometheus_serves_the_rendered_files(rendered, tmp_path):
         status, body = _get(base + '/api/v1/rules', context, 'admin:' + PASSWORD)
         assert status == 200
         groups = json.loads(body)['data']['groups']
-        assert sorted((g['name'], len(g['rules'])) for g in groups) == [('onprem-deepseek-alerts', 15), ('onprem-deepseek-recording', 11)]
+        assert sorted((g['name'], len(g['rules'])) for g in groups) == [('onprem-deepseek-alerts', 15), ('onprem-deepseek-recording', 12)]
         with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
             urllib.request.urlopen('http://127.0.0.1:%d/-/ready' % port, timeout=5).read()  # nosec B310: plain HTTP refused
     finally:
@@ -489,7 +489,12 @@ def test_dcgm_counters_hold_every_field_the_rules_read():
 # Lines in the gateway role's log_format (roles/gateway/templates/site.conf.j2), as nginx writes them.
 ACCESS_LOG = """\
 10.0.0.5 [2026-12-03T17:00:00+00:00] "POST /v1/chat/completions HTTP/2.0" 200 1234 456 0.123 key=alice upstream_time=0.120
-10.0.0.5 [2026-12-03T17:00:01+00:00] "POST /v1/chat/completions HTTP/2.0" 200 99 456 2.000 key=alice upstream_time=1.999
+10.0.0.5 [2026-12-03T17:00:01+00:00] "POST /v1/chat/completions HTTP/2.0" 200 99 456 2.000 key=alice upstream_time=1.999 \
+role=admin auth="ok" prompt_tokens=12 completion_tokens=16
+10.0.0.5 [2026-12-03T17:00:01+00:00] "POST /v1/chat/completions HTTP/2.0" 200 99 456 0.200 key=jwt:dana upstream_time=0.199 \
+role=user auth="ok" prompt_tokens=7 completion_tokens=200
+10.0.0.5 [2026-12-03T17:00:01+00:00] "POST /v1/chat/completions HTTP/2.0" 200 99 456 0.200 key=alice upstream_time=0.199 \
+role=admin auth="ok" prompt_tokens=- completion_tokens=-
 10.0.0.6 [2026-12-03T17:00:02+00:00] "GET /v1/models HTTP/2.0" 401 80 60 0.000 key= upstream_time=-
 10.0.0.6 [2026-12-03T17:00:03+00:00] "POST /v1/completions HTTP/1.1" 502 80 60 30.500 key=batch upstream_time=30.499, 0.001 role=x auth="ok"
 """
@@ -519,17 +524,20 @@ def test_mtail_counts_requests_and_latency(tmp_path):
     def value(name, **labels):
         return samples[(name, frozenset(dict(labels, prog='gateway.mtail').items()))]
 
-    assert value('onprem_gateway_requests_total', key='alice', status='200') == 2
+    assert value('onprem_gateway_requests_total', key='alice', status='200') == 3
+    assert value('onprem_gateway_tokens_total', key='alice', kind='prompt') == 12
+    assert value('onprem_gateway_tokens_total', key='alice', kind='completion') == 16
+    assert value('onprem_gateway_tokens_total', key='jwt:dana', kind='completion') == 200
     assert value('onprem_gateway_requests_total', key='-', status='401') == 1
     assert value('onprem_gateway_requests_total', key='batch', status='502') == 1
     assert value('onprem_gateway_log_lines_unparsed_total') == 1
-    assert value('onprem_gateway_request_duration_seconds_count') == 4
-    assert value('onprem_gateway_request_duration_seconds_sum') == pytest.approx(32.623)
+    assert value('onprem_gateway_request_duration_seconds_count') == 6
+    assert value('onprem_gateway_request_duration_seconds_sum') == pytest.approx(33.023)
     assert value('onprem_gateway_request_duration_seconds_bucket', le='0.025') == 1
-    assert value('onprem_gateway_request_duration_seconds_bucket', le='0.25') == 2
-    assert value('onprem_gateway_request_duration_seconds_bucket', le='2.5') == 3
-    assert value('onprem_gateway_request_duration_seconds_bucket', le='60') == 4
-    assert value('onprem_gateway_request_duration_seconds_bucket', le='+Inf') == 4
+    assert value('onprem_gateway_request_duration_seconds_bucket', le='0.25') == 4
+    assert value('onprem_gateway_request_duration_seconds_bucket', le='2.5') == 5
+    assert value('onprem_gateway_request_duration_seconds_bucket', le='60') == 6
+    assert value('onprem_gateway_request_duration_seconds_bucket', le='+Inf') == 6
 
 
 # --- textfile collector ---
