@@ -198,7 +198,8 @@ Object.keys(bodies).forEach(function (name) {
         var piece = body.slice(at, Math.min(at + %d, body.length));
         checks.usage(r, piece, {last: at + %d >= body.length});
     }
-    console.log(JSON.stringify([name, {same: Buffer.concat(sent).equals(body) && sent.length === Math.ceil(body.length / %d), prompt: r.variables.deepseek_prompt_tokens || null,
+    var same = Buffer.concat(sent).equals(body) && sent.length === Math.ceil(body.length / %d);
+    console.log(JSON.stringify([name, {same: same, prompt: r.variables.deepseek_prompt_tokens || null,
                                        completion: r.variables.deepseek_completion_tokens || null}]));
 });
 """ % (source, json.dumps({k: v.encode().hex() for k, v in bodies.items()}), chunk, chunk, chunk, chunk)

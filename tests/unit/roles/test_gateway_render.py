@@ -601,6 +601,7 @@ def test_live_usage_of_each_answer_is_logged_with_its_key(gateway):
             time.sleep(0.1)
         assert lines[-1].endswith(logged) and 'key=carol ' in lines[-1], lines[-1]
 
+
 def test_live_key_rate_limit_answers_429_with_retry_after(gateway):
     statuses = []
     for dummy in range(20):
