@@ -210,8 +210,9 @@ function usageCounts(text) {
     if (at < 0) {
         return null;
     }
-    var prompt = PROMPT_TOKENS.exec(text.slice(at));
-    var completion = COMPLETION_TOKENS.exec(text.slice(at));
+    var usage = text.slice(at);
+    var prompt = PROMPT_TOKENS.exec(usage);
+    var completion = COMPLETION_TOKENS.exec(usage);
     return prompt ? {prompt: prompt[1], completion: completion ? completion[1] : '0'} : null;
 }
 
