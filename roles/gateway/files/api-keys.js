@@ -1,7 +1,8 @@
 // API key and JWT check of the DeepSeek gateway (role onprem.deepseek.gateway), run by nginx's njs module.
 //
 // nginx preloads two files at configuration time (js_preload_object):
-// - deepseek_api_keys: {"<SHA-256 hex of the key>": {"name", "role", "expires" (YYYY-MM-DD or null), "revoked"}}.
+// - deepseek_api_keys: {"<SHA-256 hex of the key>": {"name", "role", "expires" (YYYY-MM-DD or null), "revoked",
+//   "owner" (text or null)}}.
 //   The clear key exists only in the vault and in the client; here it is hashed (njs's crypto module) and looked up.
 // - deepseek_jwt: {"enabled": false} or the identity provider's settings and signing keys: {"enabled": true, "issuer",
 //   "audience", "subject_claim", "role_claim", "roles" ({claim value: gateway role}, or null: the value itself),
@@ -10,6 +11,7 @@
 // Works with njs 0.7 (Debian 12) and 0.8 (Debian 13): no let/const-only or newer syntax is needed.
 
 var hashing = require('crypto');
+var fs = require('fs');
 
 // RFC 7235: the scheme is case-insensitive; the token is an RFC 6750 bearer token, compared exactly.
 var BEARER = /^bearer ([A-Za-z0-9._~+\/=-]+)$/i;
@@ -142,6 +144,13 @@ function keyRole(r) {
     return found.status === 'ok' ? found.entry.role : '';
 }
 
+// $deepseek_api_key_owner: the owner of a valid key, "" otherwise (a token's subject is its own owner): the access
+// log keeps it, so that usage adds up per owner even after a key is replaced or removed.
+function keyOwner(r) {
+    var found = lookup(r);
+    return found.status === 'ok' && found.entry.owner ? found.entry.owner : '';
+}
+
 // $deepseek_key_status: why a key is refused ("missing key", "unknown key", "key revoked", "key expired", or a
 // token's "token expired", "wrong token audience"...), "ok" otherwise.
 function keyStatus(r) {
@@ -232,5 +241,63 @@ function usage(r, data, flags) {
     }
 }
 
-export default {keyName: keyName, keyRole: keyRole, keyStatus: keyStatus, authorize: authorize, usage: usage,
-                usageCounts: usageCounts};
+// GET /v1/usage (auditors and admins; the key check ran before): the usage snapshot the systemd timer writes from the
+// access logs (onprem-deepseek-usage --snapshot, at $deepseek_usage_file), per day and key (by=key, the default) or
+// per day and owner (by=owner), filtered by since, until (YYYY-MM-DD), key and owner.
+var DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+function usageError(r, code, type, errorCode, message) {
+    r.headersOut['Content-Type'] = 'application/json';
+    r.return(code, JSON.stringify({error: {message: message, type: type, code: errorCode}}));
+}
+
+function usageFilter(query) {
+    var by = query.by === undefined ? 'key' : query.by;
+    if (by !== 'key' && by !== 'owner') {
+        return {error: 'by is ' + JSON.stringify(by) + '; allowed: key, owner'};
+    }
+    var names = ['since', 'until'];
+    for (var i = 0; i < names.length; i++) {
+        if (query[names[i]] !== undefined && !DAY.test(query[names[i]])) {
+            return {error: names[i] + ' is ' + JSON.stringify(query[names[i]]) + '; allowed: a day as YYYY-MM-DD'};
+        }
+    }
+    return {by: by, since: query.since, until: query.until, key: query.key, owner: query.owner};
+}
+
+function usageRows(document, filter) {
+    return document[filter.by === 'owner' ? 'owners' : 'keys'].filter(function (row) {
+        return (filter.since === undefined || row.day >= filter.since) && (filter.until === undefined || row.day <= filter.until)
+            && (filter.key === undefined || row.key === filter.key) && (filter.owner === undefined || row.owner === filter.owner);
+    });
+}
+
+function usageReport(r) {
+    if (r.method !== 'GET') {
+        usageError(r, 405, 'invalid_request_error', 'method_not_allowed', 'method not allowed on this path');
+        return;
+    }
+    // njs 0.7.6 and later decode the arguments (a repeated one is a list: refused by the checks as not one value).
+    var query = {};
+    for (var name in r.args) {
+        query[name] = Array.isArray(r.args[name]) ? r.args[name].join(',') : r.args[name];
+    }
+    var filter = usageFilter(query);
+    if (filter.error) {
+        usageError(r, 400, 'invalid_request_error', 'bad_request', filter.error);
+        return;
+    }
+    var document;
+    try {
+        document = JSON.parse(fs.readFileSync(r.variables.deepseek_usage_file));
+    } catch (e) {
+        r.warn('onprem.deepseek gateway: no usage snapshot to answer with: ' + e);
+        usageError(r, 503, 'server_error', 'usage_unavailable', 'the usage report has not been written yet (its timer runs every few minutes)');
+        return;
+    }
+    r.headersOut['Content-Type'] = 'application/json';
+    r.return(200, JSON.stringify({object: 'usage', by: filter.by, generated: document.generated, data: usageRows(document, filter)}));
+}
+
+export default {keyName: keyName, keyRole: keyRole, keyOwner: keyOwner, keyStatus: keyStatus, authorize: authorize, usage: usage,
+                usageCounts: usageCounts, usageFilter: usageFilter, usageRows: usageRows, usageReport: usageReport};

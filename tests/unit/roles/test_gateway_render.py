@@ -93,7 +93,8 @@ def _render(out, extra_vars):
     variables = {'out': str(out), '__gateway_keys_file': str(out / 'api-keys.json'), '__gateway_tls_dir': str(out),
                  '__gateway_jwt_file': str(out / 'jwt.json'),
                  '__gateway_keys_js': os.path.join(ROLE, 'files', 'api-keys.js'),
-                 'gateway_log_dir': str(out / 'logs'), 'gateway_api_keys': KEYS}
+                 'gateway_log_dir': str(out / 'logs'), 'gateway_api_keys': KEYS,
+                 '__gateway_usage_snapshot': str(out / 'usage.json')}
     variables.update(extra_vars)
     (out / 'render.yml').write_text(RENDER)
     (out / 'render.json').write_text(json.dumps(dict(variables, ansible_python_interpreter=sys.executable)))
@@ -151,10 +152,9 @@ def test_key_file_holds_hashes_roles_and_expiry_never_a_key(rendered):
     table = json.loads(text)
     assert table == dict((hashlib.sha256(k['key'].encode()).hexdigest(),
                           {'name': k['name'], 'role': k.get('role', 'user'), 'expires': k.get('expires'),
-                           'revoked': k.get('state') == 'revoked'}) for k in KEYS)
+                           'revoked': k.get('state') == 'revoked', 'owner': k.get('owner')}) for k in KEYS)
     for entry in KEYS:
         assert entry['key'] not in text
-    assert 'Alice A.' not in text  # the owner stays in the inventory
 
 
 def test_rate_maps_name_the_present_keys_of_each_rate(rendered):
@@ -168,21 +168,25 @@ def test_rate_maps_name_the_present_keys_of_each_rate(rendered):
 def test_each_api_path_names_the_roles_that_may_use_it(rendered):
     locations = _blocks(rendered['site'], 'location')
     roles = dict((path, re.search(r'set \$deepseek_roles " ([a-z ]*) ";', locations['= ' + path]).group(1).split())
-                 for path in ['/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/embeddings'])
+                 for path in ['/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/usage'])
     assert roles == {'/v1/models': ['admin'], '/v1/chat/completions': ['user', 'admin'],
-                     '/v1/completions': ['user', 'admin'], '/v1/embeddings': ['user', 'admin']}
+                     '/v1/completions': ['user', 'admin'], '/v1/embeddings': ['user', 'admin'], '/v1/usage': ['admin', 'auditor']}
 
 
 def test_only_the_api_paths_reach_the_engine(rendered):
     site = rendered['site']
     locations = _blocks(site, 'location')
     assert sorted(loc for loc in locations if loc.startswith('= /v1/')) == [
-        '= /v1/chat/completions', '= /v1/completions', '= /v1/embeddings', '= /v1/models']
+        '= /v1/chat/completions', '= /v1/completions', '= /v1/embeddings', '= /v1/models', '= /v1/usage']
     assert locations['/'].split() == ['return', '404;']
     proxied = sorted(loc for loc, body in locations.items() if 'proxy_pass' in body)
     assert proxied == ['= /_deepseek_engine_health', '= /v1/chat/completions', '= /v1/completions', '= /v1/embeddings',
                        '= /v1/models']
     assert 'internal;' in locations['= /_deepseek_engine_health'] and 'internal;' in locations['= /_deepseek_auth']
+    # The usage report is the gateway's own answer (njs, from the timer's snapshot), behind the same limits and check.
+    usage = locations['= /v1/usage']
+    assert 'js_content deepseek_keys.usageReport;' in usage and 'auth_request /_deepseek_auth;' in usage
+    assert usage.index('limit_req zone=deepseek_unauthenticated') < usage.index('auth_request /_deepseek_auth;')
 
 
 @pytest.mark.parametrize('path', ['/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/embeddings'])
@@ -312,8 +316,10 @@ def _main_conf(tree, listen_local=True):
     (tree / 'tmp').mkdir(exist_ok=True)
     temp = ''.join('    %s_temp_path %s/tmp/%s;\n' % (kind, tree, kind) for kind in ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
     (tree / 'nginx.conf').write_text(
-        'worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/main-error.log warn;\n'
-        'events { worker_connections 64; }\nhttp {\n%s    include %s/conf.d/*.conf;\n}\n' % (tree, tree, temp, tree))
+        '%sworker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/main-error.log warn;\n'
+        'events { worker_connections 64; }\nhttp {\n%s    include %s/conf.d/*.conf;\n}\n'
+        # As root, the workers would run as nobody, who may not enter pytest's 0700 directories (the usage snapshot).
+        % ('user root;\n' if os.geteuid() == 0 else '', tree, tree, temp, tree))
     # What Debian's modules-enabled/50-mod-http-js.conf does for the real nginx.conf.
     text = (tree / 'nginx.conf').read_text()
     (tree / 'nginx.conf').write_text('load_module %s;\n%s' % (NJS, text))
@@ -458,6 +464,7 @@ def gateway(tmp_path_factory, signer):
                 conn.close()
         request.engine = engine
         request.access_log = tree / 'logs' / 'access.log'
+        request.snapshot = tree / 'usage.json'
         request.hits = _Engine.hits
         request.endpoint = rendered['endpoint']
         request.port = port
@@ -599,7 +606,60 @@ def test_live_usage_of_each_answer_is_logged_with_its_key(gateway):
             if len(lines) > before:
                 break
             time.sleep(0.1)
-        assert lines[-1].endswith(logged) and 'key=carol ' in lines[-1], lines[-1]
+        assert lines[-1].endswith(logged + ' owner=""') and 'key=carol ' in lines[-1], lines[-1]
+
+
+def _last_line(gateway, before):
+    for dummy in range(50):  # nginx writes the line once the response is done
+        lines = gateway.access_log.read_text().splitlines()
+        if len(lines) > before:
+            return lines[-1]
+        time.sleep(0.1)
+    raise AssertionError('no access log line after %d' % before)
+
+
+def test_live_usage_report_over_https_for_auditors_and_admins(gateway):
+    # The key's owner goes into the log line ("" without one); the timer's snapshot (the program, run here by hand)
+    # is what GET /v1/usage answers, to the roles given the path (auditor, admin) and nobody else. Paced under the
+    # keys' 10 requests/s (burst 4 here).
+    def ask(*args):
+        time.sleep(0.12)
+        return gateway(*args)
+
+    before = gateway.access_log.read_text().count('\n')
+    assert ask('POST', '/v1/chat/completions', KEY['alice'], '{"messages": [], "usage": 1}')[0] == 200
+    assert _last_line(gateway, before).endswith('prompt_tokens=12 completion_tokens=16 owner="Alice A."')
+    before += 1
+    assert ask('POST', '/v1/chat/completions', KEY['carol'], '{"messages": []}')[0] == 200
+    assert _last_line(gateway, before).endswith('completion_tokens=- owner=""')
+    status, headers, body = ask('GET', '/v1/usage', KEY['audit'])
+    assert status == 503 and _is_gateway_error(headers, body, 'usage_unavailable')  # before the first snapshot
+    program = os.path.join(ROLE, 'files', 'onprem-deepseek-usage')
+    subprocess.run([sys.executable, program, '--log-dir', str(gateway.access_log.parent), '--snapshot', str(gateway.snapshot)],
+                   check=True, timeout=60)
+    for key in ('audit', 'alice'):
+        status, headers, body = ask('GET', '/v1/usage', KEY[key])
+        assert status == 200 and headers['content-type'] == 'application/json', body
+        assert headers['strict-transport-security'] == 'max-age=31536000'
+        report = json.loads(body)
+        assert report['object'] == 'usage' and report['by'] == 'key' and report['generated'].endswith('Z')
+        assert report['data'] == json.loads(gateway.snapshot.read_text())['keys']
+    rows = json.loads(ask('GET', '/v1/usage?by=owner&owner=Alice%20A.', KEY['audit'])[2])['data']
+    assert len(rows) == 1 and rows[0]['owner'] == 'Alice A.' and rows[0]['prompt_tokens'] >= 12 and 'key' not in rows[0]
+    rows = json.loads(ask('GET', '/v1/usage?key=carol&since=2000-01-01', KEY['audit'])[2])['data']
+    assert rows and all(row['key'] == 'carol' for row in rows)
+    assert json.loads(ask('GET', '/v1/usage?until=2000-01-01', KEY['audit'])[2])['data'] == []
+    for query, message in [('by=team', 'by is "team"; allowed: key, owner'), ('since=4.12.', 'since is "4.12."; allowed: a day')]:
+        status, headers, body = ask('GET', '/v1/usage?' + query, KEY['audit'])
+        assert status == 400 and _is_gateway_error(headers, body, 'bad_request') and message in json.loads(body)['error']['message'], body
+    status, headers, body = ask('POST', '/v1/usage', KEY['audit'], '{}')
+    assert status == 405 and _is_gateway_error(headers, body, 'method_not_allowed')
+    hits = len(gateway.hits)
+    status, headers, body = ask('GET', '/v1/usage', KEY['carol'])
+    assert status == 403 and _is_gateway_error(headers, body, 'forbidden')
+    status, headers, body = ask('GET', '/v1/usage')
+    assert status == 401 and _is_gateway_error(headers, body, 'invalid_api_key')
+    assert len(gateway.hits) == hits  # never forwarded to the engine
 
 
 def test_live_key_rate_limit_answers_429_with_retry_after(gateway):
@@ -694,8 +754,10 @@ def test_assert_names_every_problem_once_without_showing_a_key(tmp_path):
 
 def test_assert_names_bad_roles_expiry_owners_and_role_paths(tmp_path):
     keys = KEYS + [{'name': 'eve', 'key': 'lab-eve-0123456789abcdef0123456789ab', 'role': 'root', 'expires': '2026-13-01'},
-                   {'name': 'frank', 'key': 'lab-frank-0123456789abcdef012345678', 'expires': 20261231, 'owner': ' '}]
-    result = _ansible(tmp_path, ASSERT, {'gateway_api_keys': keys,
+                   {'name': 'frank', 'key': 'lab-frank-0123456789abcdef012345678', 'expires': 20261231, 'owner': ' '},
+                   # The owner goes into the access log between double quotes.
+                   {'name': 'gina', 'key': 'lab-gina-0123456789abcdef0123456789', 'owner': 'Ops "night" team'}]
+    result = _ansible(tmp_path, ASSERT, {'gateway_api_keys': keys, 'gateway_usage_path': '/v1/models', 'gateway_usage_refresh_minutes': 0,
                                          'gateway_role_paths': {'user': ['/v1/completions'], 'auditor': ['/v1/chat/completions']}})
     assert result.returncode != 0
     problems = re.search(r'msg: \|-\n\s+gateway: (\d+) problem\(s\) on localhost:\n((?:\s+- .*\n)+)', result.output)
@@ -704,9 +766,13 @@ def test_assert_names_bad_roles_expiry_owners_and_role_paths(tmp_path):
         'gateway_api_keys: eve has role "root"; allowed: user, admin, auditor (none given: user)',
         'gateway_api_keys: eve has expires 2026-13-01, frank has expires 20261231; allowed: an ISO date, YYYY-MM-DD'
         ' (the key stops working at 00:00 UTC that day)',
-        'gateway_api_keys: the owners of frank are not allowed; allowed: a text naming who answers for the key',
+        'gateway_api_keys: the owners of frank, gina are not allowed; allowed: a text naming who answers for the key,'
+        ' without double quotes, backslashes or control characters',
         'gateway_role_paths: auditor has ["/v1/chat/completions"]; an auditor never reaches the inference paths'
         ' (/v1/chat/completions, /v1/completions, /v1/embeddings)',
+        'gateway_usage_path is "/v1/models"; allowed: a path of A-Z a-z 0-9 / _ . ~ - starting with /, none of gateway_api_paths,'
+        ' /healthz or /_deepseek*; or empty (no usage report over HTTPS)',
+        'gateway_usage_refresh_minutes is 0; allowed: a whole number of minutes, 1 or more',
     ]
     for entry in keys:
         assert entry['key'] not in result.output

@@ -490,9 +490,9 @@ def test_dcgm_counters_hold_every_field_the_rules_read():
 ACCESS_LOG = """\
 10.0.0.5 [2026-12-03T17:00:00+00:00] "POST /v1/chat/completions HTTP/2.0" 200 1234 456 0.123 key=alice upstream_time=0.120
 10.0.0.5 [2026-12-03T17:00:01+00:00] "POST /v1/chat/completions HTTP/2.0" 200 99 456 2.000 key=alice upstream_time=1.999 \
-role=admin auth="ok" prompt_tokens=12 completion_tokens=16
+role=admin auth="ok" prompt_tokens=12 completion_tokens=16 owner="Risk team"
 10.0.0.5 [2026-12-03T17:00:01+00:00] "POST /v1/chat/completions HTTP/2.0" 200 99 456 0.200 key=jwt:dana upstream_time=0.199 \
-role=user auth="ok" prompt_tokens=7 completion_tokens=200
+role=user auth="ok" prompt_tokens=7 completion_tokens=200 owner=""
 10.0.0.5 [2026-12-03T17:00:01+00:00] "POST /v1/chat/completions HTTP/2.0" 200 99 456 0.200 key=alice upstream_time=0.199 \
 role=admin auth="ok" prompt_tokens=- completion_tokens=-
 10.0.0.6 [2026-12-03T17:00:02+00:00] "GET /v1/models HTTP/2.0" 401 80 60 0.000 key= upstream_time=-
