@@ -7,10 +7,12 @@
 Run it ON the serving host (same host, loopback, so the network is not measured), with the standard library only:
 
     python3 bench_gateway.py --key ADMIN_KEY [--requests 200] [--concurrency 4] [--ca /etc/onprem-deepseek/gateway-ca.crt]
-    podman exec -i onprem-lab-1 python3 - --key "$(cat .lab/admin-api-key)" < tests/benchmarks/bench_gateway.py  # the lab
+    podman exec -i onprem-lab-1 python3 - --key "$(cat .lab/bench-api-key)" < tests/benchmarks/bench_gateway.py  # the lab
 
 The key must have role admin: /v1/models, which every phase calls, answers 403 to user and auditor keys
-(docs/access.md); the lab's admin key is .lab/admin-api-key.
+(docs/access.md). Give it a rate limit above what the run sends (its `rate` in gateway_api_keys; the lab's
+lab-bench key, .lab/bench-api-key, has 1000/s): with the default 10/s the run measures the limiter. Answers 429 are
+counted apart from errors, and when there are any the ratio is not printed as the gateway's.
 
 Each phase is a bounded loop (--requests requests, --concurrency at once) of GET /v1/models (no token generation,
 so the engine's own cost stays small and the gateway's share is visible) and, with --completions, of 1-token chat
@@ -48,7 +50,7 @@ def _request(url, key=None, body=None, context=None, timeout=60):
 
 def _phase(name, url, count, concurrency, key=None, body=None, context=None):
     """Run `count` requests with `concurrency` workers; return a dict of latency percentiles and rate."""
-    latencies, errors = [], []
+    latencies, errors, limited = [], [], [0]
     lock = threading.Lock()
     remaining = [count]
 
@@ -62,6 +64,12 @@ def _phase(name, url, count, concurrency, key=None, body=None, context=None):
                 status, seconds = _request(url, key, body, context)
                 with lock:
                     (latencies if status == 200 else errors).append(seconds if status == 200 else status)
+            except urllib.error.HTTPError as exc:
+                with lock:
+                    if exc.code == 429:
+                        limited[0] += 1
+                    else:
+                        errors.append(exc.code)
             except (urllib.error.URLError, OSError) as exc:
                 with lock:
                     errors.append(str(exc))
@@ -77,7 +85,7 @@ def _phase(name, url, count, concurrency, key=None, body=None, context=None):
         raise SystemExit("%s: every request failed (%s)" % (name, errors[:3]))
     latencies.sort()
     return {
-        "phase": name, "ok": len(latencies), "errors": len(errors), "rps": round(len(latencies) / wall, 1),
+        "phase": name, "ok": len(latencies), "errors": len(errors), "rate_limited": limited[0], "rps": round(len(latencies) / wall, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 2),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
@@ -130,12 +138,17 @@ def main():
         phases.append(_phase("gateway chat(1 token)", args.gateway + "/v1/chat/completions", count, args.concurrency,
                              args.key, body, context))
     for phase in phases:
-        print("%-24s ok %5d  errors %3d  %8.1f req/s  p50 %8.2f ms  p95 %8.2f ms" % (
-            phase["phase"], phase["ok"], phase["errors"], phase["rps"], phase["p50_ms"], phase["p95_ms"]))
+        print("%-24s ok %5d  errors %3d  429 %4d  %8.1f req/s  p50 %8.2f ms  p95 %8.2f ms" % (
+            phase["phase"], phase["ok"], phase["errors"], phase["rate_limited"], phase["rps"], phase["p50_ms"], phase["p95_ms"]))
     added = round(phases[1]["p50_ms"] - phases[0]["p50_ms"], 2)
-    print("gateway adds %.2f ms at p50 and serves %.0f %% of the engine's requests/s (/v1/models)" % (
-        added, 100.0 * phases[1]["rps"] / phases[0]["rps"]))
-    results.update({"phases": phases, "gateway_added_p50_ms": added})
+    ratio = round(phases[1]["rps"] / phases[0]["rps"], 3)
+    if any(phase["rate_limited"] for phase in phases):
+        print("the key's rate limit answered 429: this run measured the limiter, not the gateway; give the key a higher"
+              " rate (gateway_api_keys[].rate) and run again")
+        ratio = None
+    else:
+        print("gateway adds %.2f ms at p50 and serves %.0f %% of the engine's requests/s (/v1/models)" % (added, 100.0 * ratio))
+    results.update({"phases": phases, "gateway_added_p50_ms": added, "gateway_rps_ratio": ratio})
     json.dump(results, sys.stderr)
     sys.stderr.write("\n")
 
