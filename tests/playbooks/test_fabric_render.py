@@ -90,3 +90,35 @@ def test_v3_h100_renders_its_infiniband_fabric_and_engine_containers(tmp_path):
         assert run[run.index('--cap-add') + 1] == 'IPC_LOCK'
         assert 'memlock=-1:-1' in run and run[run.index('--ipc') + 1] == 'host'
         assert 'nvidia.com/gpu=all' in run
+
+
+ASSERT = """
+- hosts: ds-v3-h100-1
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Read the fake HGX sysfs tree
+      onprem.deepseek.hardware_facts:
+        root: "{{ sysfs_root }}"
+    - name: Check
+      ansible.builtin.include_role:
+        name: onprem.deepseek.fabric
+        tasks_from: assert.yml
+"""
+
+
+def test_an_ofed_mirror_needs_a_url_and_its_key(tmp_path):
+    # A site mirror of DOCA-OFED goes through nvidia_driver's source entry point, which pins its key: without one the
+    # input checks refuse it before anything changes (a source is never trusted without a key). The role reads this
+    # machine's facts (it has no ibp24s0: that sentence is listed too, not checked here).
+    _hgx(str(tmp_path / 'sys-root'))
+    (tmp_path / 'assert.yml').write_text(ASSERT)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    extra = {'sysfs_root': str(tmp_path / 'sys-root'), 'fabric_ofed_mirror_url': 'ftp://mirror.example.internal/doca'}
+    result = subprocess.run(['ansible-playbook', '-i', os.path.join(ROOT, 'inventories', 'prod'), str(tmp_path / 'assert.yml'),
+                             '-e', json.dumps(extra)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert ('fabric_ofed_mirror_url is "ftp://mirror.example.internal/doca"; allowed: an http(s) or file URL, or empty') in output, output[-3000:]
+    assert ("fabric_ofed_mirror_url is set but fabric_ofed_repo_key is empty; allowed: the mirror's signing key"
+            " (ASCII-armoured or an http(s) URL): a source is never trusted without one") in output

@@ -599,17 +599,21 @@ def test_cdi_refresh_since_1_18():
 
 # --- the collection-wide rules ---
 
-def test_one_nvidia_cuda_repository_definition():
-    """cuda includes nvidia_driver's repository entry point: only one task writes the NVIDIA repository."""
+def test_one_repository_path():
+    """Only nvidia_driver writes repository files: the distribution's (repository.yml) and every vendor repository or
+    site mirror with its pinned key (source.yml: its own NVIDIA source, cuda's through the repository entry point,
+    container_toolkit's and fabric's through the source entry point)."""
     writers = []
-    for role in ('nvidia_driver', 'cuda'):
+    for role in ('nvidia_driver', 'cuda', 'container_toolkit', 'fabric'):
         for dirpath, dummy, files in os.walk(os.path.join(ROLES, role, 'tasks')):
             for name in files:
                 with open(os.path.join(dirpath, name)) as handle:
                     text = handle.read()
-                if 'yum_repository' in text or 'deb822_repository' in text:
+                if 'yum_repository' in text or 'deb822_repository' in text or 'get_url' in text:
                     writers.append(os.path.relpath(os.path.join(dirpath, name), ROLES))
-    assert writers == ['nvidia_driver/tasks/repository.yml']
+    assert sorted(writers) == ['nvidia_driver/tasks/repository.yml', 'nvidia_driver/tasks/source.yml']
+    with open(os.path.join(ROLES, 'container_toolkit', 'tasks', 'sources.yml')) as handle:
+        assert 'tasks_from: source' in handle.read()
 
 
 def test_one_package_pinning_path():
