@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 
@@ -33,8 +34,39 @@ def test_every_playbook_is_importable_by_fqcn():
 def test_site_playbook_on_the_prod_example_passes_syntax_check_and_lists_its_hosts():
     _run('ansible-playbook', 'onprem.deepseek.site', '--syntax-check', '-i', 'inventories/prod')
     out = _run('ansible-playbook', 'onprem.deepseek.site', '--list-hosts', '-i', 'inventories/prod')
-    for host in ('ds-v3-h100-1', 'ds-v3-h100-2', 'ds-distill-l40s-1'):
+    for host in ('ds-v3-h100-1', 'ds-v3-h100-2', 'ds-distill-l40s-1', 'ds-frontdoor-1'):
         assert host in out
+
+
+FRONTDOOR = """
+- hosts: deepseek_frontdoor
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Check
+      ansible.builtin.include_role:
+        name: onprem.deepseek.loadbalancer
+        tasks_from: assert.yml
+        public: true
+    - name: Show
+      ansible.builtin.debug:
+        msg: "{{ loadbalancer_services | to_json }}"
+"""
+
+
+def test_the_prod_front_door_balances_each_deployment_on_its_port(tmp_path):
+    # V3 on two nodes is one engine: its first node's gateway is the backend; the distilled model on its own port.
+    (tmp_path / 'frontdoor.yml').write_text(FRONTDOOR)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_STDOUT_CALLBACK='json')
+    result = subprocess.run(['ansible-playbook', str(tmp_path / 'frontdoor.yml'), '-i', 'inventories/prod', '-e',
+                             'ansible_python_interpreter=%s' % sys.executable], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    tasks = json.loads(result.stdout)['plays'][0]['tasks']
+    services = json.loads([t for t in tasks if t['task']['name'] == 'Show'][0]['hosts']['ds-frontdoor-1']['msg'])
+    assert [(s['name'], s['port'], [(b['name'], b['address'], b['port']) for b in s['backends']]) for s in services] == [
+        ('distill_l40s', 8443, [('ds-distill-l40s-1', '192.0.2.21', 443)]),
+        ('v3_h100', 443, [('ds-v3-h100-1', '192.0.2.11', 443)])]
 
 
 def test_ssh_host_keys_are_checked_outside_the_labs():

@@ -73,5 +73,6 @@ def test_a_tagged_dynamic_include_hands_its_tags_to_the_included_tasks():
 def test_preflight_and_the_input_checks_run_whatever_tags_are_asked():
     # `--tags gateway` still checks the host and computes the plan first (the roles read preflight's facts).
     plays = _yaml('playbooks', 'site.yml')
-    assert [p['name'] for p in plays if 'always' in p.get('tags', [])] == [plays[0]['name'], plays[1]['name']]
+    assert [p['name'] for p in plays if 'always' in p.get('tags', [])] == [plays[0]['name'], plays[1]['name'], plays[2]['name']]
+    assert plays[2]['hosts'] == 'deepseek_frontdoor'  # the front door's own input checks
     assert plays[0]['roles'] == [{'role': 'onprem.deepseek.preflight'}]

@@ -17,7 +17,7 @@ from conftest import COLLECTIONS_ROOT, REPO_ROOT
 ANSIBLE_DOC = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
 
 FILTERS = {"model_spec", "gpu_spec", "weights_gib", "kv_bytes_per_token", "gpu_plan", "hugepages", "replicas_for_load", "plan_svg",
-           "engine_spec", "image_driver_check", "engine_command", "deployment_plan", "deployment_hosts",
+           "frontdoor_services", "frontdoor_problems", "engine_spec", "image_driver_check", "engine_command", "deployment_plan", "deployment_hosts",
            "fabric_config", "perftest_figures", "luks_volume_problems", "luks_device_verdict", "clevis_bindings",
            "jwks_verify_keys"}
 TESTS = {"cuda_compatible"}
