@@ -17,7 +17,7 @@ def frontdoor_services(hosts, hostvars, ports=None):
         facts = hostvars[name]
         rows.append({"name": str(name), "deployment": facts.get("deepseek_deployment"), "service": facts.get("deepseek_service"),
                      "address": facts.get("loadbalancer_backend_address") or facts.get("ansible_host"),
-                     "port": facts.get("gateway_public_port") or facts.get("gateway_port")})
+                     "port": facts.get("loadbalancer_backend_port") or facts.get("gateway_port")})
     try:
         return frontdoor.services(rows, dict(ports or {}))
     except (frontdoor.FrontdoorError, TypeError, KeyError) as exc:
