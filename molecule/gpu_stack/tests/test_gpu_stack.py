@@ -82,7 +82,8 @@ def test_sources_are_signed_and_never_trusted(host):
         assert 'file:/srv/mirror ./ Packages' in host.check_output('apt-cache policy nvidia-smi')
         # The fabric role's OFED mirror, through the same source entry point: its own file and pinned key.
         ofed = host.file('/etc/apt/sources.list.d/onprem-fabric-ofed.sources').content_string
-        assert 'URIs: file:///srv/mirror/' in ofed and 'Suites: ./' in ofed
+        assert 'URIs: file:///srv/ofed-mirror/' in ofed and 'Suites: ./' in ofed
+        assert 'file:/srv/ofed-mirror ./ Packages' in host.check_output('apt-cache policy libnccl2')
         assert 'Signed-By: /etc/apt/keyrings/onprem-fabric-ofed.asc' in ofed
         with open(os.path.join(os.environ['MOLECULE_PROJECT_DIRECTORY'], '.cache/mirror/trixie/key.asc')) as handle:
             assert host.file('/etc/apt/keyrings/onprem-fabric-ofed.asc').content_string.strip() == handle.read().strip()
