@@ -228,7 +228,7 @@ def test_healthz_is_get_only_limited_and_never_shows_the_engine_body(rendered):
     assert 'proxy_pass' not in body
     assert 'error_page 401 403 500 502 503 504 = @deepseek_error_503;' in body
     assert 'try_files /healthz @deepseek_healthy;' in body
-    assert locations['@deepseek_healthy'].strip() == "return 200 '{\"status\": \"ok\"}\\n';"
+    assert locations['@deepseek_healthy'].split() == ['access_log', 'off;', 'return', '200', "'{\"status\":", "\"ok\"}\\n';"]
     health = locations['= /_deepseek_engine_health']
     assert 'proxy_pass http://deepseek_engine/health;' in health and 'proxy_pass_request_body off;' in health
 
@@ -546,8 +546,12 @@ def test_live_tls12_is_refused(gateway):
 
 
 def test_live_healthz_get_only_minimal_body(gateway):
+    logged = gateway.access_log.read_text().count('\n') if gateway.access_log.exists() else 0
     status, headers, body = gateway('GET', '/healthz')
     assert (status, json.loads(body)) == (200, {'status': 'ok'})
+    # A healthy answer is not logged (the front door checks every few seconds).
+    time.sleep(0.2)
+    assert (gateway.access_log.read_text().count('\n') if gateway.access_log.exists() else 0) == logged
     assert MODEL_ID not in body and headers['strict-transport-security']
     assert gateway('HEAD', '/healthz')[0] == 200
     for method in ['POST', 'PUT', 'DELETE']:
