@@ -107,17 +107,22 @@ ASSERT = """
 """
 
 
+def _check(tmp_path, **fabric_vars):
+    """The fabric role's tasks/assert.yml on ds-v3-h100-1 of the prod example over the HGX sysfs tree: (result, output)."""
+    _hgx(str(tmp_path / 'sys-root'))
+    (tmp_path / 'assert.yml').write_text(ASSERT)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    extra = dict(fabric_vars, sysfs_root=str(tmp_path / 'sys-root'))
+    result = subprocess.run(['ansible-playbook', '-i', os.path.join(ROOT, 'inventories', 'prod'), str(tmp_path / 'assert.yml'),
+                             '-e', json.dumps(extra)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return result, result.stdout + result.stderr
+
+
 def test_an_ofed_mirror_needs_a_url_and_its_key(tmp_path):
     # A site mirror of DOCA-OFED goes through nvidia_driver's source entry point, which pins its key: without one the
     # input checks refuse it before anything changes (a source is never trusted without a key). The role reads this
     # machine's facts (it has no ibp24s0: that sentence is listed too, not checked here).
-    _hgx(str(tmp_path / 'sys-root'))
-    (tmp_path / 'assert.yml').write_text(ASSERT)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-    extra = {'sysfs_root': str(tmp_path / 'sys-root'), 'fabric_ofed_mirror_url': 'ftp://mirror.example.internal/doca'}
-    result = subprocess.run(['ansible-playbook', '-i', os.path.join(ROOT, 'inventories', 'prod'), str(tmp_path / 'assert.yml'),
-                             '-e', json.dumps(extra)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-    output = result.stdout + result.stderr
+    result, output = _check(tmp_path, fabric_ofed_mirror_url='ftp://mirror.example.internal/doca')
     assert result.returncode != 0
     assert ('fabric_ofed_mirror_url is "ftp://mirror.example.internal/doca"; allowed: an http(s) or file URL, or empty') in output, output[-3000:]
     assert ("fabric_ofed_mirror_url is set but fabric_ofed_repo_key is empty; allowed: the mirror's signing key"
@@ -127,14 +132,8 @@ def test_an_ofed_mirror_needs_a_url_and_its_key(tmp_path):
 def test_an_ofed_mirror_cannot_be_the_gpu_stacks_mirror(tmp_path):
     # APT refuses one URI with two Signed-By keys (seen in the gpu_stack lab: "Conflicting values set for option
     # Signed-By"), which breaks every apt run on the host: refused before anything changes.
-    _hgx(str(tmp_path / 'sys-root'))
-    (tmp_path / 'assert.yml').write_text(ASSERT)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-    extra = {'sysfs_root': str(tmp_path / 'sys-root'), 'fabric_ofed_repo_key': 'https://mirror.example.internal/key.asc',
-             'fabric_ofed_mirror_url': 'https://mirror.example.internal/nvidia/cuda/debian12/x86_64/'}
-    result = subprocess.run(['ansible-playbook', '-i', os.path.join(ROOT, 'inventories', 'prod'), str(tmp_path / 'assert.yml'),
-                             '-e', json.dumps(extra)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-    output = result.stdout + result.stderr
+    result, output = _check(tmp_path, fabric_ofed_repo_key='https://mirror.example.internal/key.asc',
+                            fabric_ofed_mirror_url='https://mirror.example.internal/nvidia/cuda/debian12/x86_64/')
     assert result.returncode != 0
     assert ("fabric_ofed_mirror_url is the GPU stack's mirror (nvidia_driver_mirror_url); allowed: another URL, or empty"
             " when that mirror holds the OFED packages too (APT refuses one URI with two keys)") in output, output[-3000:]

@@ -10,7 +10,6 @@ putting the previous files back when nginx refuses new ones. Everything is writt
 """
 
 import base64
-import datetime
 import hashlib
 import http.client
 import json
@@ -26,6 +25,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from tls_lab import certificate, free_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 ROLE = os.path.join(ROOT, 'roles', 'gateway')
@@ -278,33 +278,6 @@ def test_systemd_restarts_nginx_and_the_endpoint_names_the_public_port(rendered)
 
 # --- real nginx -------------------------------------------------------------------------------------
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _certificate(directory):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-    import ipaddress
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'localhost')])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName('localhost'), x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    (directory / 'server.crt').write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / 'server.key').write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                             serialization.NoEncryption()))
-
-
 def _main_conf(tree, listen_local=True):
     """A throwaway main configuration around the rendered site; the site listens on 127.0.0.1 only."""
     site = tree / 'conf.d' / 'onprem-deepseek.conf'
@@ -334,7 +307,7 @@ def _nginx_test(tree, conf):
 @needs_nginx
 def test_nginx_accepts_the_rendered_tree(tmp_path):
     _render(tmp_path, {})
-    _certificate(tmp_path)
+    certificate(tmp_path)
     result = _nginx_test(tmp_path, _main_conf(tmp_path))
     assert result.returncode == 0, result.stderr
 
@@ -427,13 +400,13 @@ def gateway(tmp_path_factory, signer):
     tree = tmp_path_factory.mktemp('live')
     engine = ThreadingHTTPServer(('127.0.0.1', 0), _Engine)
     threading.Thread(target=engine.serve_forever, daemon=True).start()
-    port = _free_port()
+    port = free_port()
     rendered = _render(tree, {'gateway_port': port, 'gateway_server_name': 'localhost',
                               'gateway_upstream': 'http://127.0.0.1:%d' % engine.server_address[1],
                               'gateway_short_read_timeout': 1, 'gateway_rate_burst': 4, 'gateway_unauthenticated_burst': 10,
                               'gateway_jwt_enabled': True, 'gateway_jwt_issuer': JWT_ISSUER, 'gateway_jwt_audience': JWT_AUDIENCE,
                               'gateway_jwt_jwks': signer.jwks})
-    _certificate(tree)
+    certificate(tree)
     conf = _main_conf(tree)
     proc = subprocess.Popen([NGINX, '-p', str(tree), '-e', str(tree / 'logs' / 'start.log'), '-c', conf, '-g', 'daemon off;'],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -815,7 +788,7 @@ def _sha(path):
 def test_config_refused_by_nginx_puts_the_previous_files_back(tmp_path):
     tree = tmp_path / 'tree'
     (tree / 'conf.d').mkdir(parents=True)
-    _certificate(tree)
+    certificate(tree)
     site, keymap = tree / 'conf.d' / 'onprem-deepseek.conf', tree / 'api-keys.json'
     # The map of clear keys an older version of the role wrote: removed once nginx accepts the new files.
     legacy = tree / 'api-keys.map'
@@ -825,7 +798,7 @@ def test_config_refused_by_nginx_puts_the_previous_files_back(tmp_path):
     paths = {'__gateway_site': str(site), '__gateway_keys_file': str(keymap), '__gateway_tls_dir': str(tree),
              '__gateway_keys_js': str(tree / 'api-keys.js'), '__gateway_legacy_keys_map': str(legacy),
              '__gateway_jwt_file': str(tree / 'jwt.json'), '__gateway_audit_log': str(tree / 'audit.log'),
-             '__gateway_nginx_conf': conf, 'gateway_log_dir': str(tree / 'logs'), 'gateway_port': _free_port(),
+             '__gateway_nginx_conf': conf, 'gateway_log_dir': str(tree / 'logs'), 'gateway_port': free_port(),
              'gateway_api_keys': KEYS}
     good = _ansible(tmp_path, CONFIG, paths)
     assert good.returncode == 0, good.output[-3000:]

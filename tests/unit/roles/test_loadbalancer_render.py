@@ -9,7 +9,6 @@ back UP when it answers again, and the metrics endpoint speaks Prometheus. Every
 traffic goes to loopback only. The role's input checks run under ansible-playbook on localhost.
 """
 
-import datetime
 import http.client
 import json
 import os
@@ -24,6 +23,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from tls_lab import certificate, free_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 ROLE = os.path.join(ROOT, 'roles', 'loadbalancer')
@@ -66,34 +66,6 @@ def _render(out, extra_vars):
     result = _playbook(out, RENDER, variables, 'render')
     assert result.returncode == 0, result.output[-4000:]
     return (out / 'haproxy.cfg').read_text()
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _certificate(directory):
-    """A self-signed certificate for localhost: the one certificate the site gives every gateway of a service."""
-    import ipaddress
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'localhost')])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName('localhost'), x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    (directory / 'server.crt').write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / 'server.key').write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                             serialization.NoEncryption()))
 
 
 class _Gateway:
@@ -189,9 +161,9 @@ def frontdoor(tmp_path_factory):
     if HAPROXY is None:
         pytest.skip('haproxy is not installed here (apt-get install haproxy to run these)')
     tree = tmp_path_factory.mktemp('frontdoor')
-    _certificate(tree)
-    gateways = [_Gateway('gw-a', tree, _free_port()), _Gateway('gw-b', tree, _free_port())]
-    port, metrics = _free_port(), _free_port()
+    certificate(tree)
+    gateways = [_Gateway('gw-a', tree, free_port()), _Gateway('gw-b', tree, free_port())]
+    port, metrics = free_port(), free_port()
     services = [{'name': 'r1', 'port': port, 'backends': [{'name': g.name, 'address': '127.0.0.1', 'port': g.port} for g in gateways]}]
     config = _render(tree, {'loadbalancer_services': services, 'loadbalancer_bind_address': '127.0.0.1', 'loadbalancer_check_interval': 1,
                             'loadbalancer_check_fall': 2, 'loadbalancer_check_rise': 1, 'loadbalancer_slowstart': 0,
