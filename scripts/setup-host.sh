@@ -22,7 +22,16 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   say "Installing Debian packages: ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # No service of these packages may start on this machine (nginx, haproxy, keepalived are tools of the tests, run in
+  # the foreground or in namespaces): a policy-rc.d that refuses every start while apt runs, where none is in place.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# scripts/setup-host.sh: no service starts during its package installs (removed after).\nexit 101\n' > "$policy"
+    chmod 0755 "$policy"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || { [ -z "$policy" ] || rm -f "$policy"; exit 1; }
+  [ -z "$policy" ] || rm -f "$policy"
 else
   note "Debian packages present"
 fi

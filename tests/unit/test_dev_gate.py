@@ -28,7 +28,7 @@ exit 0
 @pytest.fixture()
 def tree(tmp_path):
     (tmp_path / 'scripts').mkdir()
-    for name in ('dev', 'lib.sh'):
+    for name in ('dev', 'lib.sh', 'failure-digest'):
         shutil.copy2(os.path.join(ROOT, 'scripts', name), tmp_path / 'scripts' / name)
     venv_bin = tmp_path / '.venv' / 'bin'
     venv_bin.mkdir(parents=True)
@@ -42,9 +42,11 @@ def tree(tmp_path):
     return tmp_path
 
 
-def _dev(tree, *args, fail='', tiers=None):
-    env = dict(os.environ, GATE_FAIL=fail, GATE_LOG=str(tree / 'calls.log'))
-    env.pop('ONPREM_TEST_TIERS', None)
+def _dev(tree, *args, fail='', tiers=None, **extra_env):
+    # Nothing of the gate that runs these tests reaches the copy under test (inside `scripts/dev test`, the unit tier
+    # has ONPREM_GATE_DIGESTS=1, which would keep the copy's scenario digest back).
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith('ONPREM_'))
+    env.update(GATE_FAIL=fail, GATE_LOG=str(tree / 'calls.log'), **extra_env)
     if tiers is not None:
         env['ONPREM_TEST_TIERS'] = tiers
     result = subprocess.run([str(tree / 'scripts' / 'dev')] + list(args), capture_output=True, text=True,
@@ -79,13 +81,41 @@ def test_a_failed_scenario_is_reported_by_name_and_the_rest_still_run(tree):
     assert 'scenarios: 2 passed, 1 failed' in result.output
 
 
+def test_a_failed_scenario_is_explained_after_the_table_and_its_log_kept(tree):
+    result = _dev(tree, 'molecule', fail='molecule:broken')
+    err = result.stderr
+    assert err.index('Why scenario broken failed') > err.index('scenarios: 2 passed, 1 failed'), err
+    # The stub's failure line, from the kept log (it has no Ansible failure block: the digest shows the log's tail).
+    assert 'failing on purpose' in err[err.index('Why scenario broken failed'):]
+    assert 'failing on purpose' in (tree / '.cache' / 'logs' / 'molecule-broken.log').read_text()
+    assert 'Why scenario alpha' not in err
+
+
 def test_the_whole_run_reports_failed_tiers_and_exits_non_zero(tree):
     result = _dev(tree, 'test', fail='yamllint molecule:broken', tiers='lint unit molecule')
     assert result.returncode != 0, result.output
     lines = result.stdout.strip().splitlines()
     assert lines[-1] == 'tiers: 2 passed, 2 failed'
-    table = dict((line.split()[0], line.split()[1]) for line in lines if line.split()[0] in ('lint', 'unit', 'molecule', 'host-guard'))
+    table = dict((line.split()[0], line.split()[1]) for line in lines if line.split() and line.split()[0] in ('lint', 'unit', 'molecule', 'host-guard'))
     assert table == {'lint': 'FAILED', 'unit': 'ok', 'molecule': 'FAILED', 'host-guard': 'ok'}
+
+
+def test_a_failed_tier_is_explained_under_the_tier_table_and_its_log_kept(tree):
+    # Stop 34's CI log kept only its tail: "unit FAILED" and not which test.
+    result = _dev(tree, 'test', fail='python molecule:broken', tiers='lint unit molecule')
+    assert result.returncode != 0, result.output
+    err = result.stderr
+    why_unit, why_molecule = err.index('Why tier unit failed'), err.index('Why tier molecule failed')
+    assert why_unit < why_molecule
+    assert 'failing on purpose' in err[why_unit:why_molecule]
+    assert 'failing on purpose' in err[why_molecule:]
+    assert 'Why tier lint' not in err
+    # Inside the whole run the scenario's own digest is left to the gate (not printed twice).
+    assert 'Why scenario broken failed' not in err
+    logs = tree / '.cache' / 'logs'
+    assert 'failing on purpose' in (logs / 'tier-unit.log').read_text()
+    assert (logs / 'tier-lint.log').exists() and (logs / 'molecule-broken.log').exists()
+    assert result.stdout.strip().splitlines()[-1] == 'tiers: 2 passed, 2 failed'
 
 
 def test_a_clean_run_passes(tree):
@@ -110,3 +140,38 @@ def test_a_failing_first_step_fails_its_tier_inside_the_whole_run(tree, failing)
     lines = result.stdout.strip().splitlines()
     assert [line.split()[:2] for line in lines[:-1]] == [['Tier', 'result'], ['lint', 'FAILED'], ['host-guard', 'ok']]
     assert lines[-1] == 'tiers: 1 passed, 1 failed'
+
+
+FLAKY_PYTHON = """#!/bin/sh
+# Stub python: pytest's first run fails one test (recorded as pytest's cache does), its rerun passes or fails
+# ($GATE_RERUN); `python -c` runs the real interpreter.
+echo "stub python $*" >> "$GATE_LOG"
+case "$1" in -c) exec /usr/bin/python3 "$@" ;; esac
+case " $* " in
+  *" --cache-clear "*)
+    mkdir -p .pytest_cache/v/cache
+    echo '{"tests/unit/test_x.py::test_sometimes": true}' > .pytest_cache/v/cache/lastfailed
+    echo "FAILED tests/unit/test_x.py::test_sometimes - assert 0"; exit 1 ;;
+  *" --last-failed "*) [ "$GATE_RERUN" = pass ] && exit 0; echo "FAILED tests/unit/test_x.py::test_sometimes - assert 0 again"; exit 1 ;;
+esac
+exit 0
+"""
+
+
+@pytest.mark.parametrize('rerun', ['pass', 'fail'])
+def test_a_unit_test_that_passes_when_run_again_is_named_flaky(tree, rerun):
+    stub = tree / '.venv' / 'bin' / 'python'
+    stub.write_text(FLAKY_PYTHON)
+    result = _dev(tree, 'test', tiers='unit', GATE_RERUN=rerun)
+    calls = _calls(tree)
+    assert '--last-failed' in calls and '-p no:xdist' in calls, calls
+    table = [line for line in result.stdout.splitlines() if line.startswith('unit ')]
+    if rerun == 'pass':
+        assert result.returncode == 0, result.output
+        assert table[0].split()[1] == 'ok'
+        assert table[0].endswith('flaky, passed when run again: tests/unit/test_x.py::test_sometimes'), table
+        assert (tree / '.cache' / 'logs' / 'unit-flaky.txt').read_text() == 'tests/unit/test_x.py::test_sometimes\n'
+    else:
+        assert result.returncode != 0, result.output
+        assert table[0].split()[1] == 'FAILED' and 'flaky' not in table[0]
+        assert 'assert 0 again' in result.stderr[result.stderr.index('Why tier unit failed'):]
