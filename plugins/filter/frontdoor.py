@@ -31,8 +31,22 @@ def frontdoor_problems(services):
         raise AnsibleFilterError("onprem.deepseek.frontdoor_problems: %s" % exc)
 
 
+def frontdoor_vrrp(hosts, hostvars, vip, router_id=51, require_addresses=True):
+    rows = []
+    for name in hosts or []:
+        facts = hostvars[name]
+        gathered = facts.get("ansible_facts") or {}
+        rows.append({"name": str(name), "address": facts.get("loadbalancer_vrrp_address"), "priority": facts.get("loadbalancer_vrrp_priority"),
+                     "ansible_host": facts.get("ansible_host"),
+                     "default_ipv4": gathered.get("default_ipv4") or {}, "default_ipv6": gathered.get("default_ipv6") or {}})
+    try:
+        return frontdoor.vrrp(rows, vip, router_id, require_addresses=bool(require_addresses))
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise AnsibleFilterError("onprem.deepseek.frontdoor_vrrp: %s" % exc)
+
+
 class FilterModule(object):
     """onprem.deepseek front-door filters."""
 
     def filters(self):
-        return {"frontdoor_services": frontdoor_services, "frontdoor_problems": frontdoor_problems}
+        return {"frontdoor_services": frontdoor_services, "frontdoor_problems": frontdoor_problems, "frontdoor_vrrp": frontdoor_vrrp}

@@ -83,7 +83,9 @@ def entry(action, role, detail, actor, now=None):
 def append(path, record):
     directory = os.path.dirname(path)
     if directory and not os.path.isdir(directory):
-        os.makedirs(directory, 0o750)
+        # The directory is shared with other logs of the collection (the gateway's, which mtail reads as a member of
+        # adm): others may traverse it; the audit log itself is root-only (0600).
+        os.makedirs(directory, 0o755)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode("utf-8"))

@@ -2,7 +2,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, onprem.deepseek contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Measure what the gateway adds: latency and requests/s through nginx (TLS 1.3 + key) vs the engine directly.
+"""Measure what the gateway and the front door add: latency and requests/s through nginx (TLS 1.3 + key), and through
+HAProxy in front of the gateways, vs the engine directly, in one run.
 
 Run it ON the serving host (same host, loopback, so the network is not measured), with the standard library only:
 
@@ -16,7 +17,13 @@ counted apart from errors, and when there are any the ratio is not printed as th
 
 Each phase is a bounded loop (--requests requests, --concurrency at once) of GET /v1/models (no token generation,
 so the engine's own cost stays small and the gateway's share is visible) and, with --completions, of 1-token chat
-completions. With --site INVENTORY it first times `ansible-playbook onprem.deepseek.site` from the controller
+completions. With --frontdoor URL (the front door's service address, e.g. https://10.88.200.100:8443 in the lab)
+the same loops also go through the front door, which passes TLS through to one of the service's gateways: its CA
+(--frontdoor-ca, several PEMs in one file where the gateways' CAs differ) must verify every gateway of the service,
+and --no-frontdoor-check-hostname skips the name check where the gateways' certificates do not name the front
+door's address (the lab). The front door balances over all gateways of the service: with several, its phase
+measures them together, each with its own engine. With --site INVENTORY it first times `ansible-playbook
+onprem.deepseek.site` from the controller
 until the endpoint answers (run that variant on the controller, with --gateway pointing at the lab host).
 A report, not a timed assertion.
 """
@@ -116,6 +123,10 @@ def main():
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--completions", action="store_true", help="also time 1-token chat completions")
+    parser.add_argument("--frontdoor", help="the front door's URL for the service (also measure through it)")
+    parser.add_argument("--frontdoor-ca", help="CA(s) of the gateways behind the front door (default: --ca)")
+    parser.add_argument("--frontdoor-check-hostname", action=argparse.BooleanOptionalAction, default=True,
+                        help="check the gateways' certificate names against the front door's address")
     parser.add_argument("--site", metavar="INVENTORY", help="first time site.yml on INVENTORY until the gateway answers")
     parser.add_argument("--site-timeout", type=int, default=1800)
     args = parser.parse_args()
@@ -129,26 +140,36 @@ def main():
         results["site_seconds_to_serving"] = _site_time(args.site, args.gateway, context, args.key, args.site_timeout)
         print(json.dumps(results))
         return
-    phases = [_phase("engine /v1/models", args.engine + "/v1/models", args.requests, args.concurrency),
-              _phase("gateway /v1/models", args.gateway + "/v1/models", args.requests, args.concurrency, args.key, context=context)]
+    targets = [("engine", args.engine, None, None), ("gateway", args.gateway, args.key, context)]
+    if args.frontdoor:
+        frontdoor_context = ssl.create_default_context(cafile=args.frontdoor_ca or args.ca)
+        frontdoor_context.minimum_version = ssl.TLSVersion.TLSv1_3
+        frontdoor_context.check_hostname = args.frontdoor_check_hostname
+        targets.append(("frontdoor", args.frontdoor, args.key, frontdoor_context))
+    phases = [_phase("%s /v1/models" % name, url + "/v1/models", args.requests, args.concurrency, key, context=ctx)
+              for name, url, key, ctx in targets]
     if args.completions:
         body = {"model": args.model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
         count = max(1, args.requests // 10)
-        phases.append(_phase("engine chat(1 token)", args.engine + "/v1/chat/completions", count, args.concurrency, body=body))
-        phases.append(_phase("gateway chat(1 token)", args.gateway + "/v1/chat/completions", count, args.concurrency,
-                             args.key, body, context))
+        phases += [_phase("%s chat(1 token)" % name, url + "/v1/chat/completions", count, args.concurrency, key, body, ctx)
+                   for name, url, key, ctx in targets]
     for phase in phases:
         print("%-24s ok %5d  errors %3d  429 %4d  %8.1f req/s  p50 %8.2f ms  p95 %8.2f ms" % (
             phase["phase"], phase["ok"], phase["errors"], phase["rate_limited"], phase["rps"], phase["p50_ms"], phase["p95_ms"]))
-    added = round(phases[1]["p50_ms"] - phases[0]["p50_ms"], 2)
-    ratio = round(phases[1]["rps"] / phases[0]["rps"], 3)
-    if any(phase["rate_limited"] for phase in phases):
+    by_name = dict((phase["phase"], phase) for phase in phases)
+    engine = by_name["engine /v1/models"]
+    limited = any(phase["rate_limited"] for phase in phases)
+    if limited:
         print("the key's rate limit answered 429: this run measured the limiter, not the gateway; give the key a higher"
               " rate (gateway_api_keys[].rate) and run again")
-        ratio = None
-    else:
-        print("gateway adds %.2f ms at p50 and serves %.0f %% of the engine's requests/s (/v1/models)" % (added, 100.0 * ratio))
-    results.update({"phases": phases, "gateway_added_p50_ms": added, "gateway_rps_ratio": ratio})
+    for name, dummy, dummy, dummy in targets[1:]:
+        phase = by_name["%s /v1/models" % name]
+        added = round(phase["p50_ms"] - engine["p50_ms"], 2)
+        ratio = None if limited else round(phase["rps"] / engine["rps"], 3)
+        if ratio is not None:
+            print("%s adds %.2f ms at p50 and serves %.0f %% of the engine's requests/s (/v1/models)" % (name, added, 100.0 * ratio))
+        results.update({"%s_added_p50_ms" % name: added, "%s_rps_ratio" % name: ratio})
+    results["phases"] = phases
     json.dump(results, sys.stderr)
     sys.stderr.write("\n")
 

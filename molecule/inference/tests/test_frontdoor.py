@@ -5,6 +5,10 @@ From the controller through the front door's published port (127.0.0.1:18445), T
 4 clients x 12 one-token chat completions; after the first 12 answers, nginx on onprem-inference-b stops (systemctl
 stop: nginx finishes what it serves). No request is lost beyond those in flight (at most one per client), the
 stopped gateway is DOWN in HAProxy's runtime API, and UP again once nginx is back.
+
+onprem-inference-b is the second front door: both share the virtual address 10.88.200.100 (keepalived, VRRP on the
+lab's podman network). Exactly one holds it and answers through it; when HAProxy stops on the holder, the address
+moves to the other, which answers; HAProxy back on the old holder does not take it back (nopreempt).
 """
 
 import json
@@ -18,6 +22,13 @@ import testinfra
 from lab import CA, KEYS, MODEL
 
 FRONTDOOR = 'https://localhost:18445'
+VIP = '10.88.200.100'
+FRONT_DOORS = ('onprem-inference-w', 'onprem-inference-b')
+# GET /healthz through the virtual address from onprem-inference (a lab host on the same network), the status code
+# printed; the lab gateways' CAs differ per host, so this probe does not verify them (the chat tests do).
+PROBE = ("import socket, ssl; c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE;"
+         " s = c.wrap_socket(socket.create_connection(('%s', 8443), timeout=5)); s.settimeout(5);"
+         " s.sendall(b'GET /healthz HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n'); print(s.recv(64).decode().split()[1])" % VIP)
 STAT = ("import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock'); s.sendall(b'show stat\\n');"
         " d = b''.join(iter(lambda: s.recv(65536), b'')); print(d.decode())")
 
@@ -98,3 +109,30 @@ def test_a_stopped_gateway_loses_no_request_beyond_those_in_flight(hosts, ca_bun
     finally:
         hosts['onprem-inference-b'].run('systemctl start nginx')
     _poll('onprem-inference-b UP again', lambda: _servers(hosts).get('onprem-inference-b') == 'UP')
+
+
+def _holders(hosts):
+    return [name for name in FRONT_DOORS if ' %s/16 ' % VIP in hosts[name].check_output('ip -4 -o addr show dev eth0')]
+
+
+def _through_vip(hosts):
+    return hosts['onprem-inference'].run('python3 -c %s' % json.dumps(PROBE)).stdout.strip()
+
+
+def test_the_virtual_address_moves_to_the_other_front_door(hosts):
+    for name in FRONT_DOORS:
+        assert hosts[name].service('keepalived').is_running and hosts[name].service('keepalived').is_enabled
+    holder = _poll('one front door holds the virtual address', lambda: _holders(hosts) if len(_holders(hosts)) == 1 else None)[0]
+    other = [name for name in FRONT_DOORS if name != holder][0]
+    _poll('an answer through the virtual address', lambda: _through_vip(hosts) == '200')
+    hosts[holder].check_output('systemctl stop haproxy')
+    try:
+        started = time.monotonic()
+        _poll('the address moves to %s' % other, lambda: _holders(hosts) == [other])
+        moved = time.monotonic() - started
+        _poll('an answer through the virtual address from %s' % other, lambda: _through_vip(hosts) == '200')
+    finally:
+        hosts[holder].run('systemctl start haproxy')
+    time.sleep(5)  # HAProxy is back and healthy on the old holder: it does not take the address back
+    assert _holders(hosts) == [other]
+    print('front-door VIP: HAProxy stopped on %s, the address on %s %.1f s later' % (holder, other, moved))

@@ -25,6 +25,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from role_play import role_play
 from tls_lab import certificate, free_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
@@ -51,15 +52,7 @@ KEY = dict((k['name'], k['key']) for k in KEYS)
 MODEL_ID = 'deepseek-secret-model-id'
 TRACEBACK = 'Traceback (most recent call last):\n  File "/usr/lib/python3/dist-packages/llama_cpp/server/app.py", line 1\nValueError'
 
-RENDER = """
-- hosts: localhost
-  gather_facts: false
-  connection: local
-  tasks:
-    - name: Role defaults
-      ansible.builtin.include_vars: {role}/defaults/main.yml
-    - name: Role vars
-      ansible.builtin.include_vars: {role}/vars/main.yml
+RENDER = role_play('localhost', ROLE) + """
     - name: Render
       ansible.builtin.template:
         src: "{role}/templates/{{{{ item.src }}}}"

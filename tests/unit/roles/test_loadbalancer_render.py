@@ -23,6 +23,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from role_play import role_play
 from tls_lab import certificate, free_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
@@ -30,15 +31,7 @@ ROLE = os.path.join(ROOT, 'roles', 'loadbalancer')
 HAPROXY = shutil.which('haproxy') or shutil.which('haproxy', path='/usr/sbin:/sbin')
 needs_haproxy = pytest.mark.skipif(HAPROXY is None, reason='haproxy is not installed here (apt-get install haproxy to run these)')
 
-RENDER = """
-- hosts: localhost
-  gather_facts: false
-  connection: local
-  tasks:
-    - name: Role defaults
-      ansible.builtin.include_vars: {role}/defaults/main.yml
-    - name: Role vars
-      ansible.builtin.include_vars: {role}/vars/main.yml
+RENDER = role_play('localhost', ROLE) + """
     - name: Render
       ansible.builtin.template:
         src: {role}/templates/haproxy.cfg.j2
@@ -349,3 +342,21 @@ def test_assert_passes_on_the_inventory_default_and_changes_nothing(tmp_path):
     result = _playbook(tmp_path, ASSERT, {}, 'assert-ok')
     assert result.returncode == 0, result.output[-3000:]
     assert re.search(r'changed=0 ', result.output)
+
+
+def test_assert_names_the_problems_of_the_virtual_address(tmp_path):
+    result = _playbook(tmp_path, ASSERT, {'loadbalancer_services': [], 'loadbalancer_vip': '10.0.10.100', 'loadbalancer_bind_address': '10.0.10.100',
+                                          'loadbalancer_metrics_port': 0, 'loadbalancer_vrrp_check_fall': 0}, 'assert-vip')
+    assert result.returncode != 0
+    problems = re.search(r'loadbalancer: (\d+) problem\(s\) on localhost:\n((?:\s+- .*\n)+)', result.output)
+    assert problems, result.output[-3000:]
+    assert [line.strip()[2:] for line in problems.group(2).splitlines()] == [
+        'loadbalancer_vip is 10.0.10.100 but localhost is not in loadbalancer_vrrp_group deepseek_frontdoor; allowed: the hosts that share '
+        'the address are that group',
+        'loadbalancer_bind_address is "10.0.10.100" with loadbalancer_vip 10.0.10.100; allowed: "*" (a front door that does not hold the '
+        'address must still start)',
+        'loadbalancer_metrics_port is 0 with loadbalancer_vip 10.0.10.100; allowed: a port (keepalived checks HAProxy on its metrics endpoint)',
+        'loadbalancer_vrrp_advert_interval, _check_interval, _check_fall and _check_rise are [1, 2, 0, 2]; allowed: whole numbers, 1 or more',
+        "loadbalancer_vip is '10.0.10.100'; allowed: an address with its prefix length on the front doors' network (10.0.10.100/24, "
+        'fd00::100/64), or empty (no virtual address)',
+    ]

@@ -24,6 +24,11 @@ def test_lines_are_appended_root_only(tmp_path):
                         'detail': {'present': ['ops'], 'revoked': []}}
     assert lines[1]['actor'] == 'unknown' and lines[1]['action'] == 'engine deployed'
     assert oct(os.stat(path).st_mode & 0o777) == '0o600'
+    # The directory it creates is the collection's log root, which other log readers pass through (mtail reads the
+    # gateway's log below it): traversable, while the audit log itself stays root-only.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(str(tmp_path / 'log')).st_mode & 0o777 == 0o755 & ~umask
 
 
 def test_actor_is_the_sudo_user_else_the_login_user():
