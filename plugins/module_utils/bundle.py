@@ -267,3 +267,53 @@ def verify(root, manifest_text, sums_text, check_hashes=True):
     if mismatched:
         problems.append('%d file(s) differ from the manifest: %s' % (len(mismatched), _listed(mismatched)))
     return problems
+
+
+def _image_matches(record, reference):
+    """A bundle image record (name = the reference without its tag, version = the tag) is `reference`."""
+    return '%s:%s' % (record['name'], record['version']) == reference or (record['name'] == reference and record['version'] == 'latest')
+
+
+def host_sources(document, deployment, suite, apt=True, images=True, models=True):
+    """What one host takes from a verified bundle (its bundle.json `document`), and every reason it cannot.
+
+    `deployment` is the host's deepseek_deployment (None or '' for a host that serves none: a front door gets the APT
+    repository only), `suite` its Debian release (ansible_distribution_release). The deployment's engine image and
+    model are the ones the bundle playbook recorded in about.deployments (the inventory's, read the way the roles read
+    it), so that site.yml installs exactly what the bundle was built for. Returns
+    {'apt': 'apt/<suite>' or '', 'image': {'name', 'path'} or None, 'model': {'name', 'dir', 'manifest'} or None,
+    'problems': [sentence, ...]}; paths are relative to the bundle directory.
+    """
+    problems = []
+    parts = document.get('parts') or {}
+    artifacts = document.get('artifacts') or []
+    result = {'apt': '', 'image': None, 'model': None, 'problems': problems}
+    if apt:
+        if 'apt-%s' % suite in parts:
+            result['apt'] = 'apt/%s' % suite
+        else:
+            suites = sorted(name[len('apt-'):] for name in parts if name.startswith('apt-'))
+            problems.append('the bundle has no APT repository for %s (it has: %s); build one with bundle_apt_suite=%s'
+                            % (suite, ', '.join(suites) or 'none', suite))
+    if not deployment:
+        return result
+    entries = [d for d in (document.get('about') or {}).get('deployments') or [] if d.get('deployment') == deployment]
+    if not entries:
+        known = sorted(str(d.get('deployment')) for d in (document.get('about') or {}).get('deployments') or [])
+        problems.append('deployment %s is not in the bundle (it was built for: %s); build it from this inventory'
+                        % (deployment, ', '.join(known) or 'none'))
+        return result
+    entry = entries[0]
+    if images and entry.get('image'):
+        found = [a for a in artifacts if a.get('kind') == 'image' and _image_matches(a, entry['image'])]
+        if found:
+            result['image'] = {'name': entry['image'], 'path': found[0]['path']}
+        else:
+            problems.append('the image %s of deployment %s is not in the bundle (bundle_include_images was false?)' % (entry['image'], deployment))
+    if models and entry.get('model'):
+        model = entry['model']
+        if 'model-%s' % model in parts:
+            result['model'] = {'name': model, 'dir': 'models/%s' % model, 'manifest': 'models/%s.json' % model}
+        else:
+            problems.append('the model %s of deployment %s is not in the bundle (bundle_include_models was false?)' % (model, deployment))
+    return result

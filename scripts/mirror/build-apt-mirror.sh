@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Build a signed, flat APT repository of Debian packages, the way an air-gapped site mirrors them:
-#   scripts/mirror/build-apt-mirror.sh SUITE PACKAGE_LIST_FILE
+#   scripts/mirror/build-apt-mirror.sh SUITE PACKAGE_LIST_FILE [LINK]
 # It downloads PACKAGE_LIST_FILE's packages and every dependency a fresh lab image lacks (Debian main, contrib,
 # non-free), indexes them with apt-ftparchive and signs the Release file with a throwaway key generated for the
 # mirror. Everything happens inside a container of the lab image, so the host needs only podman.
 # The result is cached under .cache/mirror/SUITE-<hash of suite, list and this script> and linked as
-# .cache/mirror/SUITE; a second run with the same inputs does nothing. Tests bind-mount it as file:///srv/mirror/.
+# .cache/mirror/LINK (default: SUITE); a second run with the same inputs does nothing. Tests bind-mount it as
+# file:///srv/mirror/. The last line names the repository's directory ("mirror: DIR (...)"): the bundle playbook reads
+# it from there (LINK bundle-SUITE), so that it never switches the link a scenario's mirror is mounted from.
 set -euo pipefail
 
 suite="${1:?usage: $0 SUITE PACKAGE_LIST_FILE}"
 list="${2:?usage: $0 SUITE PACKAGE_LIST_FILE}"
+link="${3:-$suite}"
 repo_root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="${repo_root}/.cache/mirror"
 image="localhost/onprem-deepseek/debian:${suite}"
@@ -18,7 +21,7 @@ key="$( (echo "$suite"; echo "$packages"; cat "$0") | sha256sum | cut -c1-12)"
 out="${cache}/${suite}-${key}"
 
 if [ -f "${out}/.complete" ]; then
-    ln -sfn "$(basename "$out")" "${cache}/${suite}"
+    ln -sfn "$(basename "$out")" "${cache}/${link}"
     echo "mirror: ${out} (cached)"
     exit 0
 fi
@@ -60,5 +63,5 @@ chmod -R a+rX /out
 '
 mv "${out}.tmp" "$out"
 touch "${out}/.complete"
-ln -sfn "$(basename "$out")" "${cache}/${suite}"
+ln -sfn "$(basename "$out")" "${cache}/${link}"
 echo "mirror: ${out} ($(ls "${out}/pool" | wc -l) packages, $(du -sh "${out}/pool" | cut -f1))"

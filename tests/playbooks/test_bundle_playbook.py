@@ -3,18 +3,27 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """ansible-playbook onprem.deepseek.bundle offline: a dummy model, a fake APT repository, a given collection tarball.
 
-The steps that need podman or the network (images, wheels) are left out with their bundle_include_* switches; the
+The images and wheels steps are left out with their bundle_include_* switches, but for one test that runs them with
+neither a registry nor the network (an image from `podman import`, a wheel from a local --find-links directory); the
 collection comes from bundle_collection_tarball, not from a build of this checkout (that would pick up the
 uncommitted files of whoever works in it between the two runs).
 """
 
+import base64
+import functools
 import hashlib
+import http.server
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
+import threading
+import zipfile
+
+import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 # The checkout is the collection through .collections (tests/unit/conftest.py does the same).
@@ -32,7 +41,7 @@ def _playbook(*args):
     return result
 
 
-def _site(tmp_path, source='controller'):
+def _site(tmp_path, source='controller', extra=''):
     """A one-deployment inventory, its model (one dummy file) and an APT repository of one fake package."""
     weights = b'GGUF dummy weights'
     (tmp_path / 'model').mkdir()
@@ -47,7 +56,8 @@ def _site(tmp_path, source='controller'):
         '            deepseek_deployment: tiny\n            deepseek_engine: llama_cpp\n            model_store_model: tiny-v1\n'
         '            model_store_source: %s\n            model_store_controller_dir: %s\n'
         '            model_store_manifest: [{name: tiny.gguf, sha256: "%s", size: %d}]\n'
-        % (source, tmp_path / 'model', hashlib.sha256(weights).hexdigest(), len(weights)))
+        '%s'
+        % (source, tmp_path / 'model', hashlib.sha256(weights).hexdigest(), len(weights), extra))
     return str(tmp_path / 'hosts.yml')
 
 
@@ -107,15 +117,178 @@ def test_builds_verifies_and_a_second_run_changes_nothing(tmp_path):
     assert 'fetch: nothing' in second.output
 
 
+@pytest.fixture()
+def model_server(tmp_path):
+    """An HTTP server on 127.0.0.1 (an ephemeral port) serving tmp_path/served; stopped after the test."""
+    served = tmp_path / 'served'
+    (served / 'tiny').mkdir(parents=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, 'http://127.0.0.1:%d/tiny/' % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_model_without_a_controller_directory_is_downloaded_from_its_url(tmp_path, model_server):
+    served, url = model_server
+    inventory = _site(tmp_path, source='http', extra='            model_store_http_url: %s\n' % url)
+    shutil.copy2(str(tmp_path / 'model' / 'tiny.gguf'), str(served / 'tiny' / 'tiny.gguf'))
+    out = tmp_path / 'bundle'
+    args = ['onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % out, '-e', 'bundle_include_apt=false',
+            '-e', 'bundle_include_collection=false'] + OFFLINE
+    first = _playbook(*args)
+    assert first.returncode == 0, first.output
+    assert (out / 'models' / 'tiny-v1' / 'tiny.gguf').read_bytes() == b'GGUF dummy weights'
+    document = bundle.load_manifest((out / 'bundle.json').read_text())
+    assert {a['path']: a['source'] for a in document['artifacts']}['models/tiny-v1/tiny.gguf'] == url.rstrip('/')
+    assert bundle.verify(str(out), (out / 'bundle.json').read_text(), (out / 'SHA256SUMS').read_text()) == []
+    second = _playbook(*args)
+    assert second.returncode == 0 and 'changed=0' in second.stdout, second.output
+
+    # The file on the mirror no longer matches the manifest: refused, naming it, and the bundle keeps no such file.
+    (served / 'tiny' / 'tiny.gguf').write_bytes(b'GGUF other weights')
+    shutil.rmtree(str(out))
+    third = _playbook(*args)
+    assert third.returncode != 0
+    assert 'tiny-v1/tiny.gguf' in third.output and 'checksum' in third.output.lower(), third.output
+    assert not (out / 'models' / 'tiny-v1' / 'tiny.gguf').exists()
+
+
 def test_refuses_missing_inputs_naming_each_variable(tmp_path):
     inventory = _site(tmp_path, source='http')
     result = _playbook('onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_requirements=/nonexistent/requirements.txt',
-                       '-e', 'bundle_include_images=false', '-e', 'bundle_collection_tarball=/nonexistent/collection.tar.gz')
+                       '-e', 'bundle_include_images=false', '-e', 'bundle_collection_tarball=/nonexistent/collection.tar.gz',
+                       '-e', 'bundle_apt_packages_extra=nvidia-smi', '-e', 'bundle_apt_builder=/nonexistent/build-apt-mirror.sh')
     assert result.returncode != 0
     assert ('onprem.deepseek.bundle: bundle_dir is not set: run with -e bundle_dir=/absolute/path (the bundle directory on this controller). '
-            'bundle_include_apt is true but neither bundle_apt_mirror_dir (an APT repository to copy) nor bundle_apt_package_list '
-            '(a package list for scripts/mirror/build-apt-mirror.sh) is set. '
-            'model tiny-v1 has no controller directory: set bundle_model_dirs={"tiny-v1": "/path/to/its/files"} '
-            '(or model_store_source=controller with model_store_controller_dir). '
+            'bundle_apt_packages_extra must be a list of package names (it is nvidia-smi). '
+            'model tiny-v1 has no controller directory and no download URL (model_store_source http): '
+            'set bundle_model_dirs={"tiny-v1": "/path/to/its/files"}, or model_store_source controller with '
+            'model_store_controller_dir, http with model_store_http_url, or hf_mirror or modelscope_mirror with '
+            'model_store_mirror_endpoint and model_store_mirror_repo. '
+            'bundle_apt_builder=/nonexistent/build-apt-mirror.sh does not exist. '
             'bundle_requirements=/nonexistent/requirements.txt does not exist. '
             'bundle_collection_tarball=/nonexistent/collection.tar.gz does not exist.') in ' '.join(result.output.split()), result.output
+
+
+def _wheel(directory, name, version):
+    """A pure-Python wheel made by hand (PEP 427: a zip with the package, METADATA, WHEEL and RECORD)."""
+    dist = '%s-%s.dist-info' % (name, version)
+    files = {'%s/__init__.py' % name: b'VERSION = %r\n' % version,
+             '%s/METADATA' % dist: ('Metadata-Version: 2.1\nName: %s\nVersion: %s\n' % (name, version)).encode(),
+             '%s/WHEEL' % dist: b'Wheel-Version: 1.0\nGenerator: onprem-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n'}
+    record = ''.join('%s,sha256=%s,%d\n' % (path, base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode(), len(data))
+                     for path, data in files.items()) + '%s/RECORD,,\n' % dist
+    files['%s/RECORD' % dist] = record.encode()
+    os.makedirs(str(directory), exist_ok=True)
+    path = os.path.join(str(directory), '%s-%s-py3-none-any.whl' % (name, version))
+    with zipfile.ZipFile(path, 'w') as archive:
+        for member, data in files.items():
+            archive.writestr(member, data)
+    return path
+
+
+def _podman_image(tmp_path, ref, content):
+    """A one-file image made with `podman import` (no registry, no base image)."""
+    root = tmp_path / ('rootfs-%s' % hashlib.sha256(content).hexdigest()[:8])
+    root.mkdir()
+    (root / 'hello.txt').write_bytes(content)
+    archive = str(root) + '.tar'
+    with tarfile.open(archive, 'w') as tar:
+        tar.add(str(root / 'hello.txt'), arcname='hello.txt')
+    subprocess.run(['podman', 'import', '--quiet', archive, ref], check=True, capture_output=True, timeout=120)
+
+
+def test_images_and_wheels_parts_and_a_changed_image_alone_is_fetched_again(tmp_path):
+    # The two steps that need podman and the network elsewhere, here without either: an image made with podman import,
+    # a wheel from a local --find-links directory (bundle_pip_args). Then the image changes: only its part is fetched.
+    if shutil.which('podman') is None:
+        pytest.skip('podman is not installed here (scripts/dev setup installs it)')
+    ref = 'localhost/onprem-deepseek-test/bundle-image-%s:1' % os.getpid()
+    _podman_image(tmp_path, ref, b'first')
+    try:
+        inventory = _site(tmp_path)
+        with open(inventory, 'a') as handle:
+            handle.write('            inference_image: %s\n' % ref)
+        _wheel(tmp_path / 'index', 'onprem_tiny', '1.0')
+        (tmp_path / 'requirements.txt').write_text('onprem_tiny==1.0\n')
+        out = tmp_path / 'bundle'
+        args = ['onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % out,
+                '-e', 'bundle_apt_mirror_dir=%s' % (tmp_path / 'mirror'), '-e', 'bundle_collection_tarball=%s' % _collection(tmp_path),
+                '-e', 'bundle_image_pull=false', '-e', 'bundle_requirements=%s' % (tmp_path / 'requirements.txt'),
+                '-e', json.dumps({'bundle_pip_args': ['--no-index', '--find-links', str(tmp_path / 'index')]})]
+        first = _playbook(*args)
+        assert first.returncode == 0, first.output
+        image = 'images/%s.oci.tar' % ref.replace('/', '_').replace(':', '_')
+        assert (out / image).is_file()
+        with tarfile.open(str(out / image)) as archive:              # an OCI layout: index.json and oci-layout
+            assert {'index.json', 'oci-layout'} <= set(archive.getnames())
+        assert (out / 'wheels' / 'onprem_tiny-1.0-py3-none-any.whl').is_file()
+        assert (out / 'wheels' / 'requirements.txt').read_text() == 'onprem_tiny==1.0\n'
+        document = bundle.load_manifest((out / 'bundle.json').read_text())
+        kinds = dict((a['path'], (a['kind'], a['name'], a['version'])) for a in document['artifacts'])
+        assert kinds[image] == ('image', ref.rsplit(':', 1)[0], '1')
+        assert kinds['wheels/onprem_tiny-1.0-py3-none-any.whl'][0] == 'wheel'
+        assert bundle.verify(str(out), (out / 'bundle.json').read_text(), (out / 'SHA256SUMS').read_text()) == []
+
+        _podman_image(tmp_path, ref, b'second')                     # the same name, another image ID
+        second = _playbook(*args)
+        assert second.returncode == 0, second.output
+        fetched = [line for line in second.output.splitlines() if 'fetch:' in line]
+        assert fetched and 'image-' in ' '.join(fetched) and 'wheels' not in ' '.join(fetched) and 'model-' not in ' '.join(fetched), \
+            second.output
+    finally:
+        subprocess.run(['podman', 'rmi', '--force', ref], capture_output=True, check=False, timeout=120)
+
+
+def test_a_built_repository_is_taken_from_where_the_builder_says(tmp_path):
+    # The builder (scripts/mirror/build-apt-mirror.sh) names the repository it built or reused on its last line; the
+    # bundle takes it from there and asks for its own link (bundle-<suite>), so that it never switches the link a
+    # Molecule scenario's mirror is mounted from (.cache/mirror/<suite>). A stand-in builder records its arguments.
+    inventory = _site(tmp_path)
+    builder = tmp_path / 'builder.sh'
+    builder.write_text('#!/bin/sh\necho "$@" > %s/builder.args\necho "mirror: building %s from $1"\necho "mirror: %s (1 packages, 4.0K)"\n'
+                       % (tmp_path, tmp_path / 'mirror', tmp_path / 'mirror'))
+    (tmp_path / 'list.txt').write_text('hello\n')
+    out = tmp_path / 'bundle'
+    result = _playbook('onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % out, '-e', 'bundle_tarball=',
+                       '-e', 'bundle_apt_suite=trixie', '-e', 'bundle_apt_package_list=%s' % (tmp_path / 'list.txt'),
+                       '-e', 'bundle_apt_builder=%s' % builder, '-e', 'bundle_collection_tarball=%s' % _collection(tmp_path), *OFFLINE)
+    assert result.returncode == 0, result.output
+    assert (tmp_path / 'builder.args').read_text().split() == ['trixie', str(tmp_path / 'list.txt'), 'bundle-trixie']
+    assert (out / 'apt' / 'trixie' / 'pool' / 'hello_2.10-3_amd64.deb').read_bytes() == b'deb'
+    parts = bundle.load_manifest((out / 'bundle.json').read_text())['parts']
+    assert parts['apt-trixie']['source'] == 'scripts/mirror/build-apt-mirror.sh trixie %s' % (tmp_path / 'list.txt')
+
+
+def test_without_a_package_list_the_inventory_s_packages_are_derived_and_built(tmp_path):
+    # Neither bundle_apt_package_list nor bundle_apt_mirror_dir: the list is what site.yml installs on the inventory's
+    # hosts (filter onprem.deepseek.bundle_apt_packages over the roles' vars files), written beside the bundle and
+    # given to the builder; bundle_apt_packages_extra adds to it.
+    inventory = _site(tmp_path, extra='            container_runtime_oci_runtime: runc\n')
+    builder = tmp_path / 'builder.sh'
+    builder.write_text('#!/bin/sh\necho "$@" > %s/builder.args\necho "mirror: %s (cached)"\n' % (tmp_path, tmp_path / 'mirror'))
+    out = tmp_path / 'bundle'
+    args = ['onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % out, '-e', 'bundle_tarball=',
+            '-e', 'bundle_apt_suite=trixie', '-e', 'bundle_apt_builder=%s' % builder,
+            '-e', '{"bundle_apt_packages_extra": ["nvidia-smi"]}', '-e', 'bundle_collection_tarball=%s' % _collection(tmp_path)] + OFFLINE
+    result = _playbook(*args)
+    assert result.returncode == 0, result.output
+    listed = tmp_path / 'bundle.work' / 'apt-packages-trixie.txt'
+    assert (tmp_path / 'builder.args').read_text().split() == ['trixie', str(listed), 'bundle-trixie']
+    text = listed.read_text()
+    packages = [line for line in text.splitlines() if line and not line.startswith('#')]
+    assert packages == sorted(packages)
+    for name in ('podman', 'runc', 'nginx', 'libnginx-mod-http-js', 'prometheus-node-exporter', 'mtail', 'nvidia-smi'):
+        assert name in packages, text
+    for name in ('haproxy', 'restic', 'rsync', 'prometheus', 'rdma-core'):
+        assert name not in packages, text
+    assert '# tiny-1: container_runtime (podman from distribution): ' in text
+    assert 'not derived: NVIDIA packages' in ' '.join(result.output.split())
+    parts = bundle.load_manifest((out / 'bundle.json').read_text())['parts']
+    assert parts['apt-trixie']['source'].startswith('scripts/mirror/build-apt-mirror.sh trixie (the packages of the inventory: ')
+    # The same inventory again: nothing changes (the list is rewritten with the same content).
+    again = _playbook(*args)
+    assert again.returncode == 0 and 'changed=0' in again.stdout, again.output

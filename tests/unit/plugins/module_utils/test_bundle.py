@@ -234,3 +234,48 @@ def test_a_sums_line_that_is_not_one():
     with pytest.raises(bundle.BundleError) as exc:
         bundle.parse_sums('%s  a\nabc b\n' % ('0' * 64))
     assert str(exc.value) == 'SHA256SUMS line 2 is not "<sha256>  <path>": "abc b"'
+
+
+# --- What a host takes from the bundle (site.yml with deepseek_offline_bundle, roles/offline_bundle) -------------------
+
+def _with_deployments(root):
+    document = bundle.manifest(bundle.collect(str(root), _parts()), _parts(), {
+        'apt_suite': 'bookworm',
+        'deployments': [{'deployment': 'r1', 'engine': 'vllm', 'image': 'docker.io/vllm/vllm-openai:v0.11.0', 'model': 'tiny-v1'},
+                        {'deployment': 'cpu', 'engine': 'llama_cpp', 'image': 'localhost/llama-cpp:b1', 'model': 'tiny-v2'}]})
+    return document
+
+
+def test_a_host_gets_the_apt_repository_of_its_release_its_image_and_its_model(root):
+    assert bundle.host_sources(_with_deployments(root), 'r1', 'bookworm') == {
+        'apt': 'apt/bookworm',
+        'image': {'name': 'docker.io/vllm/vllm-openai:v0.11.0', 'path': 'images/docker.io_vllm_vllm-openai_v0.11.0.oci.tar'},
+        'model': {'name': 'tiny-v1', 'dir': 'models/tiny-v1', 'manifest': 'models/tiny-v1.json'},
+        'problems': []}
+
+
+def test_a_front_door_gets_the_apt_repository_only(root):
+    assert bundle.host_sources(_with_deployments(root), '', 'bookworm') == {'apt': 'apt/bookworm', 'image': None, 'model': None, 'problems': []}
+
+
+def test_every_missing_part_is_named_with_what_the_bundle_has(root):
+    sources = bundle.host_sources(_with_deployments(root), 'cpu', 'trixie')
+    assert (sources['apt'], sources['image'], sources['model']) == ('', None, None)
+    assert sources['problems'] == [
+        'the bundle has no APT repository for trixie (it has: bookworm); build one with bundle_apt_suite=trixie',
+        'the image localhost/llama-cpp:b1 of deployment cpu is not in the bundle (bundle_include_images was false?)',
+        'the model tiny-v2 of deployment cpu is not in the bundle (bundle_include_models was false?)']
+    assert bundle.host_sources(_with_deployments(root), 'other', 'bookworm')['problems'] == [
+        'deployment other is not in the bundle (it was built for: cpu, r1); build it from this inventory']
+
+
+def test_parts_a_site_does_not_take_from_the_bundle_are_not_asked_for(root):
+    sources = bundle.host_sources(_with_deployments(root), 'cpu', 'trixie', apt=False, images=False, models=False)
+    assert sources == {'apt': '', 'image': None, 'model': None, 'problems': []}
+
+
+def test_an_image_without_a_tag_is_latest(root):
+    document = _with_deployments(root)
+    document['about']['deployments'][0]['image'] = 'localhost/tiny'
+    document['artifacts'].append({'kind': 'image', 'name': 'localhost/tiny', 'version': 'latest', 'path': 'images/localhost_tiny.oci.tar'})
+    assert bundle.host_sources(document, 'r1', 'bookworm')['image'] == {'name': 'localhost/tiny', 'path': 'images/localhost_tiny.oci.tar'}

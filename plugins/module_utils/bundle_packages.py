@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, onprem.deepseek contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""The Debian packages site.yml installs on each host of an inventory: the air-gapped bundle's APT package list.
+
+Pure functions (no Ansible import), used by the filter onprem.deepseek.bundle_apt_packages. The package names are not
+here: they are the roles' own lists (their vars files, which the bundle playbook reads and passes in as `tables`).
+What is here is which role installs which of its lists on which host: the same conditions as site.yml's plays and the
+roles' tasks, one per rule below, each named in the result's `by_host` so that an operator can check it.
+
+tables (each value a list of package names, as in the roles' vars files):
+  container_runtime: {engine: {source: [...]}}          roles/container_runtime/vars/main.yml
+  gateway: [...]                                         roles/gateway/vars/main.yml
+  monitoring: {exporter, mtail, server, grafana}         roles/monitoring/vars/Debian.yml
+  loadbalancer: {haproxy, keepalived}                    roles/loadbalancer/vars/main.yml
+  backup: {restic, sftp}                                 roles/backup/vars/main.yml
+  encrypted_storage: {base, clevis, tpm2, xfs}           roles/encrypted_storage/vars/Debian.yml
+  fabric: {rdma, opensm}                                 roles/fabric/vars/Debian.yml
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.parsing.convert_bool import boolean
+
+NOT_COVERED = (
+    "NVIDIA packages (nvidia_driver, cuda, container_toolkit: the vendor repository or the site's NVIDIA mirror, "
+    "docs/gpu-stack.md): add Debian non-free's with bundle_apt_packages_extra;",
+    "model_store's rsync and NFS clients (a bundle brings the model itself).",
+)
+
+
+def _bool(value):
+    """Ansible's own boolean rule (yes/no, on/off, true/false, 1/0, y/n, t/f); anything else is false."""
+    return boolean(value, strict=False)
+
+
+def _get(hostvars, name, key, default):
+    values = hostvars.get(name) or {}
+    try:
+        value = values[key]
+    except (KeyError, TypeError):
+        return default
+    return default if value is None else value
+
+
+def _deployment_size(name, groups, hostvars):
+    deployment = _get(hostvars, name, "deepseek_deployment", "")
+    members = [h for h in groups.get("deepseek_inference", []) if _get(hostvars, h, "deepseek_deployment", "") == deployment]
+    return len(members)
+
+
+def host_packages(name, groups, hostvars, tables):
+    """[(rule, [packages])] for one host: what each role site.yml runs there installs from Debian."""
+    rules = []
+    serving = name in groups.get("deepseek_inference", [])
+    deepseek = name in groups.get("deepseek", []) or serving
+    if serving:
+        engine = str(_get(hostvars, name, "container_runtime_engine", "podman"))
+        source = str(_get(hostvars, name, "container_runtime_source", "distribution"))
+        runtime = list(tables["container_runtime"][engine][source])
+        oci = str(_get(hostvars, name, "container_runtime_oci_runtime", ""))
+        if engine == "podman" and oci:
+            runtime.append(oci)
+        rules.append(("container_runtime (%s from %s)" % (engine, source), runtime))
+        head = str(_get(hostvars, name, "inference_node_role", "head")) != "worker"
+        if head:
+            rules.append(("gateway (a deployment's head)", list(tables["gateway"])))
+        repositories = _get(hostvars, name, "backup_repositories", []) or []
+        if repositories:
+            backup = list(tables["backup"]["restic"])
+            if any(isinstance(r, dict) and str(r.get("url", "")).startswith("sftp:") for r in repositories):
+                backup += tables["backup"]["sftp"]
+            rules.append(("backup (backup_repositories)", backup))
+        volumes = _get(hostvars, name, "encrypted_storage_volumes", []) or []
+        if volumes:
+            unlock = str(_get(hostvars, name, "encrypted_storage_unlock", "tang"))
+            storage = list(tables["encrypted_storage"]["base"])
+            if unlock in ("tang", "tpm2"):
+                storage += tables["encrypted_storage"]["clevis"]
+            if unlock == "tpm2":
+                storage += tables["encrypted_storage"]["tpm2"]
+            if any(isinstance(v, dict) and v.get("fstype") == "xfs" for v in volumes):
+                storage += tables["encrypted_storage"]["xfs"]
+            rules.append(("encrypted_storage (encrypted_storage_volumes, unlock %s)" % unlock, storage))
+        transport = str(_get(hostvars, name, "fabric_transport", "auto"))
+        # auto is decided by the host's hardware, which the bundle cannot see: a deployment of several hosts needs its
+        # fabric, a one-box does not.
+        if transport not in ("none", "auto") or (transport == "auto" and _deployment_size(name, groups, hostvars) > 1):
+            fabric = list(tables["fabric"]["rdma"])
+            if transport in ("infiniband", "auto") and str(_get(hostvars, name, "fabric_subnet_manager", "switch")) == "host":
+                fabric += tables["fabric"]["opensm"]
+            rules.append(("fabric (transport %s)" % transport, fabric))
+    monitoring_server = _bool(_get(hostvars, name, "monitoring_server", name in groups.get("monitoring", [])))
+    if deepseek or monitoring_server:
+        if _bool(_get(hostvars, name, "monitoring_node_exporter", True)):
+            rules.append(("monitoring (node exporter)", list(tables["monitoring"]["exporter"])))
+        if serving and _bool(_get(hostvars, name, "monitoring_mtail", True)) \
+                and str(_get(hostvars, name, "inference_node_role", "head")) != "worker":
+            rules.append(("monitoring (mtail: a serving head)", list(tables["monitoring"]["mtail"])))
+        if monitoring_server:
+            rules.append(("monitoring (Prometheus, Alertmanager: monitoring_server)", list(tables["monitoring"]["server"])))
+            if str(_get(hostvars, name, "monitoring_grafana_url", "")):
+                rules.append(("monitoring (Grafana dashboards)", list(tables["monitoring"]["grafana"])))
+    if name in groups.get("deepseek_frontdoor", []):
+        rules.append(("loadbalancer (HAProxy)", list(tables["loadbalancer"]["haproxy"])))
+        if str(_get(hostvars, name, "loadbalancer_vip", "")):
+            rules.append(("loadbalancer (keepalived: loadbalancer_vip)", list(tables["loadbalancer"]["keepalived"])))
+    return rules
+
+
+def site_packages(groups, hostvars, tables, extra=()):
+    """{'packages': sorted union, 'by_host': {host: [rule: packages]}, 'not_covered': [...]} for the whole inventory."""
+    hosts = []
+    for group in ("deepseek", "deepseek_inference", "deepseek_frontdoor", "monitoring"):
+        for name in groups.get(group, []):
+            if name not in hosts:
+                hosts.append(name)
+    union, by_host = set(extra), {}
+    for name in hosts:
+        rules = host_packages(name, groups, hostvars, tables)
+        by_host[name] = ["%s: %s" % (rule, " ".join(packages)) for rule, packages in rules]
+        for _rule, packages in rules:
+            union.update(packages)
+    return {"packages": sorted(union), "by_host": by_host, "not_covered": list(NOT_COVERED)}

@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, onprem.deepseek contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Which Debian packages site.yml installs on which host (module_utils/bundle_packages.py).
+
+The package names are the roles' own lists, read from their vars files as playbooks/bundle.yml reads them; the
+expected packages of each case are those lists, so a changed list changes the expectation with it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import yaml
+
+from ansible_collections.onprem.deepseek.plugins.module_utils import bundle_packages
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+
+
+def _vars(role, name):
+    with open(os.path.join(ROOT, 'roles', role, 'vars', name), encoding='utf-8') as handle:
+        return yaml.safe_load(handle)
+
+
+CR = _vars('container_runtime', 'main.yml')
+GW = _vars('gateway', 'main.yml')
+MON = _vars('monitoring', 'Debian.yml')
+LB = _vars('loadbalancer', 'main.yml')
+BK = _vars('backup', 'main.yml')
+ES = _vars('encrypted_storage', 'Debian.yml')
+FB = _vars('fabric', 'Debian.yml')
+TABLES = {
+    'container_runtime': CR['__container_runtime_packages'],
+    'gateway': GW['__gateway_packages'],
+    'monitoring': {'exporter': MON['__monitoring_exporter_packages'], 'mtail': MON['__monitoring_mtail_packages'],
+                   'server': MON['__monitoring_server_packages'], 'grafana': MON['__monitoring_grafana_packages']},
+    'loadbalancer': {'haproxy': LB['__loadbalancer_packages'], 'keepalived': LB['__loadbalancer_vrrp_packages']},
+    'backup': {'restic': BK['__backup_packages'], 'sftp': BK['__backup_sftp_packages']},
+    'encrypted_storage': {'base': ES['__encrypted_storage_packages_base'], 'clevis': ES['__encrypted_storage_packages_clevis'],
+                          'tpm2': ES['__encrypted_storage_packages_tpm2'], 'xfs': ES['__encrypted_storage_packages_xfs']},
+    'fabric': {'rdma': FB['__fabric_packages_default'], 'opensm': FB['__fabric_opensm_packages']},
+}
+PODMAN = CR['__container_runtime_packages']['podman']['distribution']
+
+
+def _packages(name, groups, hostvars):
+    return sorted(set(p for _rule, packages in bundle_packages.host_packages(name, groups, hostvars, TABLES) for p in packages))
+
+
+def test_a_one_box_serving_host_gets_the_runtime_the_gateway_and_its_exporters():
+    groups = {'deepseek': ['box'], 'deepseek_inference': ['box']}
+    hostvars = {'box': {'deepseek_deployment': 'one', 'container_runtime_oci_runtime': 'runc'}}
+    expected = PODMAN + ['runc'] + GW['__gateway_packages'] + MON['__monitoring_exporter_packages'] + MON['__monitoring_mtail_packages']
+    assert _packages('box', groups, hostvars) == sorted(set(expected))
+    # A one-box with fabric_transport auto needs no fabric; NVIDIA packages are named as not derived.
+    result = bundle_packages.site_packages(groups, hostvars, TABLES)
+    assert 'rdma-core' not in result['packages']
+    assert result['by_host']['box'][0] == 'container_runtime (podman from distribution): %s runc' % ' '.join(PODMAN)
+    assert result['not_covered'][0].startswith('NVIDIA packages')
+
+
+def test_a_worker_of_a_multi_node_deployment_gets_no_gateway_and_no_mtail_but_the_fabric():
+    groups = {'deepseek': ['head', 'worker'], 'deepseek_inference': ['head', 'worker']}
+    hostvars = {'head': {'deepseek_deployment': 'v3'}, 'worker': {'deepseek_deployment': 'v3', 'inference_node_role': 'worker'}}
+    worker = _packages('worker', groups, hostvars)
+    assert 'nginx' not in worker and 'mtail' not in worker
+    assert set(FB['__fabric_packages_default']) <= set(worker) and 'opensm' not in worker
+    assert 'nginx' in _packages('head', groups, hostvars)
+    # A subnet manager on the host (InfiniBand without a managed switch).
+    hostvars['worker'].update(fabric_transport='infiniband', fabric_subnet_manager='host')
+    assert 'opensm' in _packages('worker', groups, hostvars)
+    # fabric_transport none: nothing of the fabric even in a deployment of two hosts.
+    hostvars['head']['fabric_transport'] = 'none'
+    assert 'rdma-core' not in _packages('head', groups, hostvars)
+
+
+def test_backups_encrypted_volumes_and_another_engine():
+    groups = {'deepseek': ['s'], 'deepseek_inference': ['s']}
+    hostvars = {'s': {'container_runtime_engine': 'docker',
+                      'backup_repositories': [{'name': 'off', 'url': 'sftp:backup@vault:/restic'}],
+                      'encrypted_storage_volumes': [{'name': 'models', 'device': '/dev/nvme1n1', 'fstype': 'xfs'}],
+                      'encrypted_storage_unlock': 'tpm2'}}
+    got = _packages('s', groups, hostvars)
+    assert set(CR['__container_runtime_packages']['docker']['distribution']) <= set(got) and 'podman' not in got
+    assert {'restic', 'openssh-client'} <= set(got)
+    assert set(ES['__encrypted_storage_packages_base'] + ES['__encrypted_storage_packages_clevis']
+               + ES['__encrypted_storage_packages_tpm2'] + ES['__encrypted_storage_packages_xfs']) <= set(got)
+    # A local restic repository needs no SSH client; a passphrase-only volume no clevis.
+    hostvars['s'].update(backup_repositories=[{'name': 'local', 'url': '/srv/backup'}], encrypted_storage_unlock='passphrase',
+                         encrypted_storage_volumes=[{'name': 'models', 'device': '/dev/nvme1n1'}])
+    got = _packages('s', groups, hostvars)
+    assert 'openssh-client' not in got and 'clevis' not in got and 'xfsprogs' not in got and 'cryptsetup' in got
+
+
+def test_front_doors_and_the_monitoring_server():
+    groups = {'deepseek': ['s'], 'deepseek_inference': ['s'], 'deepseek_frontdoor': ['fd1'], 'monitoring': ['mon']}
+    hostvars = {'s': {}, 'fd1': {'loadbalancer_vip': '10.0.0.100/24'}, 'mon': {'monitoring_grafana_url': 'https://grafana.internal'}}
+    assert _packages('fd1', groups, hostvars) == sorted(set(LB['__loadbalancer_packages'] + LB['__loadbalancer_vrrp_packages']))
+    assert _packages('mon', groups, hostvars) == sorted(set(MON['__monitoring_exporter_packages'] + MON['__monitoring_server_packages']
+                                                            + MON['__monitoring_grafana_packages']))
+    # monitoring_server set in the inventory, as for a one-box; the exporter switched off.
+    hostvars['s'].update(monitoring_server='true', monitoring_node_exporter=False)
+    got = _packages('s', groups, hostvars)
+    assert 'prometheus' in got and 'prometheus-node-exporter' not in got
+    hostvars['fd1'] = {}
+    assert 'keepalived' not in _packages('fd1', groups, hostvars)
+
+
+def test_the_union_is_sorted_and_holds_the_extra_packages():
+    groups = {'deepseek': ['a', 'b'], 'deepseek_inference': ['a', 'b']}
+    hostvars = {'a': {'deepseek_deployment': 'x'}, 'b': {'deepseek_deployment': 'y'}}
+    result = bundle_packages.site_packages(groups, hostvars, TABLES, extra=['nvidia-smi'])
+    assert result['packages'] == sorted(result['packages']) and 'nvidia-smi' in result['packages']
+    assert list(result['by_host']) == ['a', 'b']
