@@ -24,6 +24,10 @@ base_id=$(podman image inspect --format '{{.Id}}' "$BASE" 2>/dev/null) \
   || die "$BASE is missing: run 'sudo scripts/dev images' first."
 inputs=$( { cat "$0" "$DIR/Containerfile" "$DIR/onprem_llama_server.py"; echo "$VERSION $base_id"; } | sha256sum | cut -c1-16)
 
+# One build at a time (scripts/dev test starts one in the background; the inference scenario's prepare then waits here
+# and reuses its image instead of compiling llama.cpp a second time).
+exec 9>"${TMPDIR:-/tmp}/onprem-deepseek-llama-image.lock"
+flock 9
 have=$(podman image inspect --format "{{ index .Config.Labels \"$LABEL\" }}" "$IMAGE" 2>/dev/null || true)
 if [ "$have" = "$inputs" ]; then
   note "$IMAGE is up to date (inputs $inputs)"

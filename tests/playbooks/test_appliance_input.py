@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, onprem.deepseek contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""onprem.deepseek.appliance refuses bad input before it builds anything, naming each variable, value and what is allowed.
+
+The build itself (mmdebstrap, the disk, the GRUB boot) and the boots are the Molecule scenario `appliance`.
+"""
+
+import os
+import subprocess
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+
+
+def _playbook(*args):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
+    result = subprocess.run(['ansible-playbook', 'playbooks/appliance.yml'] + list(args), cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    result.output = result.stdout + result.stderr
+    return result
+
+
+def test_syntax():
+    result = _playbook('--syntax-check')
+    assert result.returncode == 0, result.output
+
+
+def test_bad_input_is_refused_naming_each_variable_and_nothing_is_built(tmp_path):
+    result = _playbook('-e', 'appliance_image_dir=relative/out',
+                       '-e', 'appliance_image_esp_mib=16', '-e', 'appliance_image_root_mib=100',
+                       '-e', 'appliance_image_data_src=%s' % (tmp_path / 'missing'))
+    assert result.returncode != 0
+    text = ' '.join(result.output.split())
+    assert ('localhost: appliance_image: appliance_image_dir=relative/out is not absolute. '
+            'appliance_image_esp_mib=16: at least 34 (FAT32 needs 32 MiB and more). '
+            'appliance_image_root_mib=100: 0 (automatic) or at least 1024.') in text, result.output
+    assert 'Make the root file system' not in text
+    assert not os.path.exists(os.path.join(ROOT, 'relative'))
+
+
+def test_a_data_source_that_is_not_a_directory_is_refused(tmp_path):
+    result = _playbook('-e', 'appliance_image_dir=%s' % (tmp_path / 'out'), '-e', 'appliance_image_data_src=%s' % (tmp_path / 'missing'))
+    assert result.returncode != 0
+    assert 'appliance_image_data_src=%s is not a directory.' % (tmp_path / 'missing') in result.output, result.output
+    assert not (tmp_path / 'out').exists()
+
+
+def test_no_directory_is_refused():
+    result = _playbook()
+    assert result.returncode != 0
+    assert 'appliance_image_dir is not set: the image output directory (absolute).' in result.output, result.output
+
+
+def test_an_unknown_release_is_refused_by_the_argument_spec():
+    result = _playbook('-e', 'appliance_image_dir=/nonexistent/out', '-e', 'appliance_image_suite=buster')
+    assert result.returncode != 0
+    assert 'appliance_image_suite must be one of: bookworm, trixie, got: buster' in result.output, result.output
+
+
+def test_check_mode_says_it_would_build_and_builds_nothing(tmp_path):
+    result = _playbook('--check', '-e', 'appliance_image_dir=%s' % (tmp_path / 'out'))
+    assert result.returncode == 0, result.output
+    assert 'would build %s/onprem-deepseek-appliance.raw (trixie)' % (tmp_path / 'out') in ' '.join(result.output.split()), result.output
+    assert not (tmp_path / 'out').exists()
