@@ -138,3 +138,10 @@ def test_an_ofed_mirror_cannot_be_the_gpu_stacks_mirror(tmp_path):
     assert ("fabric_ofed_mirror_url is the GPU stack's mirror (nvidia_driver_mirror_url); allowed: another URL, or empty"
             " when that mirror holds the OFED packages too (APT refuses one URI with two keys)") in output, output[-3000:]
     assert 'fabric_ofed_repo_key is empty' not in output
+
+
+def test_a_gate_of_fewer_than_five_messages_is_refused(tmp_path):
+    # perftest's usage: "-n, --iters=<iters> Number of exchanges (at least 5, ...)": refused before the gate would run it.
+    result, output = _check(tmp_path, fabric_gate_iterations=3)
+    assert result.returncode != 0
+    assert ("fabric_gate_iterations is 3; allowed: 0 (use fabric_gate_duration) or 5 and more (perftest's least)") in output, output[-3000:]

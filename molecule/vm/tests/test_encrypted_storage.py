@@ -4,10 +4,13 @@ import glob
 import json
 import os
 import re
+import shlex
 import stat
 import subprocess
+import time
 
 import pytest
+import testinfra
 
 PASSPHRASE = "lab-luks-passphrase-0001"          # molecule.yml host_vars (a site's vault)
 NEW_PASSPHRASE = "lab-luks-passphrase-0002"
@@ -87,3 +90,64 @@ def test_rotation_replaces_the_passphrase_and_logs_no_secret(host):
     new = host.run("printf %s '{}' | cryptsetup open --test-passphrase --key-file=- /dev/vdb".format(NEW_PASSPHRASE))
     assert old.rc != 0 and new.rc == 0
     assert "tang" in host.check_output("clevis luks list -d /dev/vdb")
+
+
+STAND_IN = """[Unit]
+Description=VM lab: a stand-in engine that needs the model volume (the inference unit's RequiresMountsFor=)
+RequiresMountsFor=/srv/deepseek
+
+[Service]
+ExecStart=/bin/sleep infinity
+"""
+
+
+def _peer():
+    return testinfra.get_host("ansible://fabric-vm-b", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+def _wait(check, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(3)
+    return check()
+
+
+def test_with_tang_down_the_volume_stays_locked_and_the_engine_fails(host):
+    # The unlock a boot does (systemd-cryptsetup asks, clevis-luks-askpass answers from Tang), without a reboot: close
+    # the volume, stop Tang on the peer, start a unit that needs the mount.
+    peer = _peer()
+    host.check_output("printf %s {} > /run/systemd/system/lab-engine.service && systemctl daemon-reload".format(
+        shlex.quote(STAND_IN)))
+    # systemd keeps the passphrase a volume was opened with in the kernel keyring for 2.5 minutes and tries it first
+    # (measured: a restart 20 s after the boot's unlock opened it with Tang down): a boot has no such cache, so let it expire.
+    opened = int(host.check_output("systemctl show -P ActiveEnterTimestampMonotonic systemd-cryptsetup@models.service")) / 1e6
+    time.sleep(max(0.0, opened + 160 - float(host.file("/proc/uptime").content_string.split()[0])))
+    host.check_output("systemctl stop lab-engine.service srv-deepseek.mount systemd-cryptsetup@models.service")
+    assert not host.file("/dev/mapper/models").exists
+    try:
+        peer.check_output("systemctl stop tangd.socket")
+        since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+        host.check_output("systemctl start --no-block lab-engine.service")
+
+        # the mount waits encrypted_storage_device_timeout (120 s) for /dev/mapper/models, then fails, and with it the
+        # unit's start job (the unit stays inactive: a dependency failure is the job's result, not the unit's state)
+        def journal():
+            return host.check_output("journalctl --no-pager -o cat --since %s -u lab-engine.service -u srv-deepseek.mount"
+                                     % shlex.quote(since))
+        assert _wait(lambda: "lab-engine.service/start failed with result 'dependency'" in journal(), 200), \
+            host.run("systemctl status lab-engine.service srv-deepseek.mount systemd-cryptsetup@models.service").stdout
+        assert "Dependency failed for lab-engine.service" in journal()
+        assert host.run("systemctl is-active lab-engine.service").stdout.strip() != "active"
+        assert host.run("findmnt /srv/deepseek").rc != 0          # nothing serves from the bare mount point
+        assert not host.file("/dev/mapper/models").exists
+    finally:
+        peer.run("systemctl start tangd.socket")
+    # Tang back: clevis-luks-askpass, still answering systemd-cryptsetup's question, unlocks it with no passphrase typed
+    # (each of its tries takes about 7 s of CPU in a TCG guest; the unlock came 80 s after Tang did, 2026-12-05)
+    assert _wait(lambda: host.file("/dev/mapper/models").exists, 300), \
+        host.run("systemctl status systemd-cryptsetup@models.service clevis-luks-askpass.service").stdout
+    host.check_output("systemctl start lab-engine.service")
+    assert host.check_output("findmnt -no SOURCE /srv/deepseek") == "/dev/mapper/models"
+    host.run("systemctl stop lab-engine.service; rm -f /run/systemd/system/lab-engine.service; systemctl daemon-reload")
