@@ -34,7 +34,7 @@ def test_every_playbook_is_importable_by_fqcn():
 def test_site_playbook_on_the_prod_example_passes_syntax_check_and_lists_its_hosts():
     _run('ansible-playbook', 'onprem.deepseek.site', '--syntax-check', '-i', 'inventories/prod')
     out = _run('ansible-playbook', 'onprem.deepseek.site', '--list-hosts', '-i', 'inventories/prod')
-    for host in ('ds-v3-h100-1', 'ds-v3-h100-2', 'ds-distill-l40s-1', 'ds-frontdoor-1'):
+    for host in ('ds-v3-h100-1', 'ds-v3-h100-2', 'ds-distill-l40s-1', 'ds-frontdoor-1', 'ds-frontdoor-2'):
         assert host in out
 
 
@@ -51,6 +51,11 @@ FRONTDOOR = """
     - name: Show
       ansible.builtin.debug:
         msg: "{{ loadbalancer_services | to_json }}"
+    - name: VRRP
+      ansible.builtin.debug:
+        msg: >-
+          {{ groups[loadbalancer_vrrp_group] | onprem.deepseek.frontdoor_vrrp(hostvars, loadbalancer_vip, router_id=loadbalancer_vrrp_router_id)
+             | to_json }}
 """
 
 
@@ -67,6 +72,11 @@ def test_the_prod_front_door_balances_each_deployment_on_its_port(tmp_path):
     assert [(s['name'], s['port'], [(b['name'], b['address'], b['port']) for b in s['backends']]) for s in services] == [
         ('distill_l40s', 8443, [('ds-distill-l40s-1', '192.0.2.21', 443)]),
         ('v3_h100', 443, [('ds-v3-h100-1', '192.0.2.11', 443)])]
+    # Both front doors share 192.0.2.30 (no facts here: their ansible_host addresses are their VRRP addresses).
+    vrrp = json.loads([t for t in tasks if t['task']['name'] == 'VRRP'][0]['hosts']['ds-frontdoor-2']['msg'])
+    assert vrrp == {'vip': '192.0.2.30/24', 'router_id': 51, 'problems': [],
+                    'members': [{'name': 'ds-frontdoor-1', 'address': '192.0.2.31', 'priority': 150},
+                                {'name': 'ds-frontdoor-2', 'address': '192.0.2.32', 'priority': 140}]}
 
 
 def test_ssh_host_keys_are_checked_outside_the_labs():

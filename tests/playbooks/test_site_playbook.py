@@ -73,6 +73,10 @@ def test_a_tagged_dynamic_include_hands_its_tags_to_the_included_tasks():
 def test_preflight_and_the_input_checks_run_whatever_tags_are_asked():
     # `--tags gateway` still checks the host and computes the plan first (the roles read preflight's facts).
     plays = _yaml('playbooks', 'site.yml')
-    assert [p['name'] for p in plays if 'always' in p.get('tags', [])] == [plays[0]['name'], plays[1]['name'], plays[2]['name']]
+    assert [p['name'] for p in plays if 'always' in p.get('tags', [])] == [plays[i]['name'] for i in range(4)]
     assert plays[2]['hosts'] == 'deepseek_frontdoor'  # the front door's own input checks
+    # The offline bundle (deepseek_offline_bundle) before any role installs: the roles after it read what it sets.
+    assert plays[3]['name'] == 'Offline bundle' and plays[3]['any_errors_fatal'] is True
+    assert plays[3]['tasks'][0]['ansible.builtin.include_tasks'] == {'file': 'tasks/offline_bundle.yml', 'apply': {'tags': ['always']}}
+    assert plays[4]['roles'] == [{'role': 'onprem.deepseek.os_tuning'}]
     assert plays[0]['roles'] == [{'role': 'onprem.deepseek.preflight'}]

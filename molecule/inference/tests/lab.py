@@ -1,8 +1,8 @@
 """Helpers shared by the inference scenario's test files (the lab host, its gateway, re-converging).
 
 pytest puts this directory on sys.path (rootdir-less test directory, prepend import mode), so each
-test file does `import lab`. Test files run in name order: test_gateway_* before test_inference
-(whose last test restarts the lab host), test_model_* after it.
+test file does `import lab`. Test files run in name order: test_gateway_* before test_inference, test_model_* after it,
+test_restart (the lab host's restart, which gives it a new address) last of all.
 """
 
 import json
@@ -26,6 +26,9 @@ ORIGIN = 'https://localhost:18443'
 BASE_URL = ORIGIN + '/v1'
 CA = '/etc/onprem-deepseek/gateway-ca.crt'
 SERVICE = 'deepseek-inference'
+# The roles a new engine or model version goes through (site.yml's tags): inference reads the model directory from
+# model_store and the NCCL environment from fabric.
+ENGINE_ROLES = 'fabric,model_store,inference'
 
 
 def client(ca_file, key):

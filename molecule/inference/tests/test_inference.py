@@ -2,8 +2,8 @@
 
 Runs against the molecule container (testinfra, podman backend) and, from the controller, through
 the gateway's published port with the `openai` client. The last tests restart things: the engine
-container is killed, a broken upgrade is rolled out, a corrupted model is offered, and the lab host
-itself is restarted (the container equivalent of `systemctl reboot`).
+container is killed, a broken upgrade is rolled out, a corrupted model is offered. The lab host's own restart
+(the container equivalent of `systemctl reboot`) is the last test of the scenario (test_restart.py).
 """
 
 import json
@@ -16,7 +16,7 @@ import openai
 import pytest
 import yaml
 
-from lab import (BASE_URL, CA, HOST, KEYS, MODEL, PROJECT, SCENARIO, SERVICE, chat as _chat, client as _client,
+from lab import (BASE_URL, CA, ENGINE_ROLES, HOST, KEYS, MODEL, PROJECT, SCENARIO, SERVICE, chat as _chat, client as _client,
                  converge as _converge, journal as _journal, wait_serving as _wait_serving)
 
 
@@ -169,21 +169,10 @@ def _new_container(host, before, seconds):
     return after
 
 
-# KILL: a crash. TERM: the engine exits 0, which Restart=on-failure left dead (502 until someone acted).
-@pytest.mark.parametrize('signal', ['KILL', 'TERM'])
-def test_engine_that_exits_comes_back(host, ca_file, signal):
-    before = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
-    host.run('podman kill --signal %s %s' % (signal, SERVICE))
-    # TERM is a graceful shutdown: the old container can still answer for a moment, so waiting
-    # for "serving" alone can see the old one. Wait for a new container first, then for it to serve.
-    after = _new_container(host, before, 120)
-    assert after not in (before, ''), _journal(host)
-    _wait_serving(ca_file)
-
-
 def test_hung_engine_is_restarted_by_the_watchdog(host, ca_file):
     # SIGSTOP: the unit stays "running" and requests hang. The watchdog (every 5 s here, 2 misses)
-    # restarts it once the start-up grace (the health timeout) is over.
+    # restarts it once the start-up grace (the health timeout) is over: before the tests that restart the engine, so
+    # the grace of their restarts is not waited out here (103 s with it, 2026-12-05).
     before = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
     pid = host.check_output("podman inspect --format '{{.State.Pid}}' %s" % SERVICE)
     state_file = '/var/lib/onprem-deepseek/inference/watchdog-%s.json' % SERVICE
@@ -195,6 +184,18 @@ def test_hung_engine_is_restarted_by_the_watchdog(host, ca_file):
     state = json.loads(host.file(state_file).content_string)
     assert state['restarts'] == restarts_before + 1
     assert 'restarting the engine' in _journal(host, 'deepseek-inference-watchdog', 200)
+
+
+# KILL: a crash. TERM: the engine exits 0, which Restart=on-failure left dead (502 until someone acted).
+@pytest.mark.parametrize('signal', ['KILL', 'TERM'])
+def test_engine_that_exits_comes_back(host, ca_file, signal):
+    before = host.check_output("podman inspect --format '{{.Id}}' %s" % SERVICE)
+    host.run('podman kill --signal %s %s' % (signal, SERVICE))
+    # TERM is a graceful shutdown: the old container can still answer for a moment, so waiting
+    # for "serving" alone can see the old one. Wait for a new container first, then for it to serve.
+    after = _new_container(host, before, 120)
+    assert after not in (before, ''), _journal(host)
+    _wait_serving(ca_file)
 
 
 def test_mistyped_settings_fail_before_anything_changes(host):
@@ -225,7 +226,10 @@ def test_serving_host_of_an_os_family_the_serving_roles_cannot_install_is_refuse
 
 
 def test_broken_upgrade_leaves_the_old_version_serving(host, ca_file):
-    result = _converge({'inference_image': 'localhost/onprem-deepseek/llama-cpp:broken', 'inference_health_timeout_base': 20})
+    # The roles an engine upgrade goes through (site.yml's tags): inference reads the model directory from model_store and
+    # the NCCL environment from fabric.
+    result = _converge({'inference_image': 'localhost/onprem-deepseek/llama-cpp:broken', 'inference_health_timeout_base': 20},
+                       tags=ENGINE_ROLES)
     assert result.returncode != 0
     assert 'did not answer /v1/models' in result.output
     assert 'engine is broken: cannot load model' in result.output  # the container's last log lines
@@ -246,19 +250,20 @@ def test_http_source_delivers_a_new_model_version_once(host, ca_file):
                 break
             time.sleep(1)
         extra = {'model_store_model': 'tiny-http', 'model_store_source': 'http', 'model_store_http_url': 'http://127.0.0.1:8088'}
-        first = _converge(extra)
+        first = _converge(extra, tags=ENGINE_ROLES)
         assert first.returncode == 0, first.output[-3000:]
         lab = os.path.join(os.environ['MOLECULE_PROJECT_DIRECTORY'], '.cache', 'inference-lab')
         with open(os.path.join(lab, 'manifest.json'), encoding='utf-8') as handle:
             manifest = json.load(handle)
         assert host.file('/srv/deepseek/models/tiny-http/tiny.gguf').sha256sum == manifest[0]['sha256']
+        # Downloaded through the store's own file system (get_url tmp_dest), which it leaves empty.
+        assert host.file('/srv/deepseek/models/.staging/.downloads').is_directory
+        assert host.check_output('ls -A /srv/deepseek/models/.staging/.downloads') == ''
         # The new model version went through the candidate check and serves now.
         mounts = json.loads(host.check_output("podman inspect --format '{{json .Mounts}}' %s" % SERVICE))
         assert [m['Source'] for m in mounts if m['Destination'] == '/models'] == ['/srv/deepseek/models/tiny-http']
         _chat(ca_file)
-        # The roles a new model version goes through (inference reads the model directory from model_store and the
-        # NCCL environment from fabric): site.yml's tags, a third of a whole run.
-        again = _converge(extra, tags='fabric,model_store,inference')
+        again = _converge(extra, tags=ENGINE_ROLES)
         assert again.returncode == 0, again.output[-3000:]
         assert ' changed=0 ' in again.output  # nothing downloaded or restarted again
     finally:
@@ -267,17 +272,8 @@ def test_http_source_delivers_a_new_model_version_once(host, ca_file):
 
 def test_model_with_a_wrong_checksum_is_refused_and_named(host):
     lab = os.path.join(os.environ['MOLECULE_PROJECT_DIRECTORY'], '.cache', 'inference-lab')
-    result = _converge({'model_store_model': 'tiny-bad', 'model_store_controller_dir': os.path.join(lab, 'model-bad')})
+    result = _converge({'model_store_model': 'tiny-bad', 'model_store_controller_dir': os.path.join(lab, 'model-bad')},
+                       tags='preflight,model_store')
     assert result.returncode != 0
     assert 'model_store: tiny.gguf of tiny-bad does not match the SHA-256 manifest' in result.output
     assert not host.file('/srv/deepseek/models/tiny-bad').exists
-
-
-def test_service_comes_back_after_the_host_restarts(host, ca_file):
-    # The lab host is a container: `podman restart` stops its systemd (SIGRTMIN+3, as a reboot
-    # does) and boots it again; the engine and nginx must start by themselves.
-    subprocess.run(['podman', 'restart', '--time', '60', HOST], check=True, capture_output=True, timeout=180)
-    seconds = _wait_serving(ca_file, timeout=240)
-    assert host.service(SERVICE).is_running
-    assert host.service('nginx').is_running
-    print('serving again %.1f s after the restart' % seconds)

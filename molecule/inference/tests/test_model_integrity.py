@@ -13,7 +13,7 @@ MODEL_DIR = '/srv/deepseek/models/' + MODEL
 MODEL_FILE = MODEL_DIR + '/tiny.gguf'
 CHECKER = '/usr/local/libexec/onprem-deepseek/model-store-check'
 # inference reads the model directory from model_store and the NCCL environment from fabric.
-ENGINE_ROLES = 'fabric,model_store,inference'
+ENGINE_ROLES = lab.ENGINE_ROLES
 # One bit of the byte in the middle of the file, in place: same size, new mtime.
 FLIP = ('import os, sys\n'
         'path = sys.argv[1]\n'
@@ -26,10 +26,9 @@ FLIP = ('import os, sys\n'
 
 
 def test_engine_serves_the_scenario_model_behind_the_check(host, ca_file):
-    # Earlier tests leave another version (tiny-http) serving: back to the scenario's own model. A whole run: the lab host
-    # came back from test_inference's restart with a new podman address, which the monitoring role writes into Prometheus'
-    # targets (with the engine roles' tags alone, test_monitoring then found its node exporter down: 2026-12-04).
-    result = lab.converge({})
+    # Earlier tests leave another version (tiny-http) serving: back to the scenario's own model, with the engine roles'
+    # tags (the lab host keeps its address until test_restart, the scenario's last test).
+    result = lab.converge({}, tags=ENGINE_ROLES)
     assert result.returncode == 0, result.output[-3000:]
     pre = host.run('systemctl show %s -p ExecStartPre' % lab.SERVICE).stdout
     assert '%s %s' % (CHECKER, MODEL_DIR) in pre, pre

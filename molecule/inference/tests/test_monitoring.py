@@ -8,7 +8,6 @@ import os
 import time
 from urllib.parse import quote
 
-import pytest
 import yaml
 
 import lab
@@ -95,11 +94,9 @@ def _diagnostics(host):
             'access.log': host.run('tail -n 5 /var/log/onprem-deepseek/gateway/access.log').stdout}
 
 
-# Flaky, not skipped: it passed in the two full runs of 2026-12-04 and failed in the lab run of 2026-12-04 16:37 (mtail's
-# own counters did not rise within 60 s of three served requests; an earlier stop saw them in Prometheus minutes
-# later). The cause is not found (mtail's log polling after the lab host's restart is the suspect); it runs in every
-# lab run and reports XPASS or XFAIL with its reason, without failing the gate.
-@pytest.mark.xfail(strict=False, reason='mtail counts the gateway log late after the lab host restart (cause not found)')
+# Was flaky (xfail) until 2026-12-05: the audit log created /var/log/onprem-deepseek root-only (0750) before the gateway
+# made its log directory below it, so mtail (user mtail, group adm) could not reach the access log once it reopened it
+# (after the lab host's restart: this test runs after it). The gateway role now keeps that root 0755.
 def test_gateway_requests_by_key_and_latency(host, ca_file):
     def in_prometheus(key):
         found = _query(host, 'sum(onprem_gateway_requests_total{instance="onprem-inference", key="%s", status="200"})' % key)

@@ -30,6 +30,12 @@ def test_container_toolkit_runtime_alone_is_podman():
     assert _default('container_toolkit', 'container_toolkit_runtime', {}) == 'podman'
 
 
+def test_the_canary_reads_the_gateways_log_where_the_gateway_writes_it():
+    assert _default('inference', 'inference_canary_log', {'gateway_log_dir': '/srv/logs/gw'}) == '/srv/logs/gw/access.log'
+    assert _default('inference', 'inference_canary_log', {}) == '/var/log/onprem-deepseek/gateway/access.log'
+    assert _default('gateway', 'gateway_log_dir', {}) == '/var/log/onprem-deepseek/gateway'
+
+
 def test_no_role_reads_another_roles_internal_variables():
     roles = sorted(os.listdir(os.path.join(ROOT, 'roles')))
     offenders = []
