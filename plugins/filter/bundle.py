@@ -36,8 +36,13 @@ def bundle_apt_packages(groups, hostvars, tables, extra=None):
                                  "as playbooks/bundle.yml passes them)" % exc)
 
 
+def bundle_apt_sources(sources):
+    return bundle_packages.apt_sources(sources)
+
+
 class FilterModule(object):
     """onprem.deepseek air-gapped bundle filters."""
 
     def filters(self):
-        return {"bundle_sources": bundle_sources, "bundle_apt_packages": bundle_apt_packages}
+        return {"bundle_sources": bundle_sources, "bundle_apt_packages": bundle_apt_packages,
+                "bundle_apt_sources": bundle_apt_sources}

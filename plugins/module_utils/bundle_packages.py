@@ -20,13 +20,20 @@ tables (each value a list of package names, as in the roles' vars files):
 
 from __future__ import annotations
 
+import re
+
 from ansible.module_utils.parsing.convert_bool import boolean
 
 NOT_COVERED = (
-    "NVIDIA packages (nvidia_driver, cuda, container_toolkit: the vendor repository or the site's NVIDIA mirror, "
-    "docs/gpu-stack.md): add Debian non-free's with bundle_apt_packages_extra;",
+    "NVIDIA packages (nvidia_driver, cuda, container_toolkit, docs/gpu-stack.md): name them in bundle_apt_packages_extra "
+    "(Debian non-free's, or the vendor repository's or the site's NVIDIA mirror's given in bundle_apt_sources);",
     "model_store's rsync and NFS clients (a bundle brings the model itself).",
 )
+
+
+# Ansible's apt module needs the Python binding of APT; it installs it with apt-get when a host lacks it (Debian's
+# minimal and cloud images have it, a debootstrap --variant=minbase does not): from the bundle on an offline host.
+ANSIBLE_APT = ("Ansible (its apt module's binding)", ["python3-apt"])
 
 
 def _bool(value):
@@ -105,6 +112,8 @@ def host_packages(name, groups, hostvars, tables):
         rules.append(("loadbalancer (HAProxy)", list(tables["loadbalancer"]["haproxy"])))
         if str(_get(hostvars, name, "loadbalancer_vip", "")):
             rules.append(("loadbalancer (keepalived: loadbalancer_vip)", list(tables["loadbalancer"]["keepalived"])))
+    if rules:
+        rules.append((ANSIBLE_APT[0], list(ANSIBLE_APT[1])))
     return rules
 
 
@@ -122,3 +131,81 @@ def site_packages(groups, hostvars, tables, extra=()):
         for _rule, packages in rules:
             union.update(packages)
     return {"packages": sorted(union), "by_host": by_host, "not_covered": list(NOT_COVERED)}
+
+
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+SOURCE_URI = re.compile(r"^(https?://|file:/)\S+$")
+# Where the builder (scripts/mirror/build-apt-mirror.sh) mounts the directory of these files; its own Debian sources
+# are debian.sources there.
+SOURCES_MOUNT = "/extra"
+
+
+def _words(value):
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return None
+
+
+def apt_sources(sources):
+    """The vendor repositories of the bundle's APT builder (bundle_apt_sources), checked and rendered.
+
+    Each item {name, uris, suites (default ['./']: a flat repository), components (none for a flat one), key (the
+    repository's signing key, a file on the controller)} becomes a deb822 file <name>.sources whose Signed-By names
+    <SOURCES_MOUNT>/<name>.asc (an armored key) or .gpg (a binary one). Returns {'problems': [sentences naming the
+    variable and value], 'repositories': [{name, uris, suites, components, key_src, key_file, sources_file, content}]}.
+    """
+    if sources is None:
+        sources = []
+    if isinstance(sources, str) or not isinstance(sources, (list, tuple)):
+        return {"problems": ["bundle_apt_sources must be a list of {name, uris, suites, components, key} (it is %r)." % (sources,)],
+                "repositories": []}
+    problems, repositories, seen = [], [], set()
+    for index, item in enumerate(sources):
+        where = "bundle_apt_sources[%d]" % index
+        if not isinstance(item, dict):
+            problems.append("%s is %r: want a mapping {name, uris, suites, components, key}." % (where, item))
+            continue
+        name = str(item.get("name") or "")
+        if not SOURCE_NAME.match(name) or name == "debian":
+            problems.append("%s.name=%r: want lower-case letters, digits, '.', '_' or '-', not 'debian' (the builder's own)." % (where, name))
+            continue
+        where = "bundle_apt_sources['%s']" % name
+        if name in seen:
+            problems.append("%s: the name is given twice." % where)
+            continue
+        seen.add(name)
+        unknown = sorted(set(item) - {"name", "uris", "suites", "components", "key"})
+        uris, suites = _words(item.get("uris")), _words(item.get("suites", ["./"]))
+        components, key = _words(item.get("components")), str(item.get("key") or "")
+        found = []
+        if unknown:
+            found.append("%s has unknown keys %s; allowed: name, uris, suites, components, key." % (where, ", ".join(unknown)))
+        if not uris or any(not SOURCE_URI.match(u) for u in uris):
+            found.append("%s.uris=%r: want one or more http://, https:// or file:/ URIs." % (where, item.get("uris")))
+        if not suites:
+            found.append("%s.suites=%r: want one or more suites ('./' for a flat repository)." % (where, item.get("suites")))
+        elif components is None:
+            found.append("%s.components=%r: want a list of components." % (where, item.get("components")))
+        elif all(s.endswith("/") for s in suites) and components:
+            found.append("%s: a flat repository (suites %s) has no components (components=%s)." % (where, " ".join(suites), " ".join(components)))
+        elif not any(s.endswith("/") for s in suites) and not components:
+            found.append("%s: suites %s need components (e.g. main)." % (where, " ".join(suites)))
+        elif any(s.endswith("/") for s in suites) and not all(s.endswith("/") for s in suites):
+            found.append("%s.suites=%s: flat ('./') and named suites cannot be mixed in one source." % (where, " ".join(suites)))
+        if not key.startswith("/"):
+            found.append("%s.key=%r: want the absolute path of the repository's signing key on the controller (.asc or .gpg)." % (where, key))
+        if found:
+            problems.extend(found)
+            continue
+        key_file = "%s.%s" % (name, "asc" if key.endswith(".asc") else "gpg")
+        lines = ["Types: deb", "URIs: " + " ".join(uris), "Suites: " + " ".join(suites)]
+        if components:
+            lines.append("Components: " + " ".join(components))
+        lines.append("Signed-By: %s/%s" % (SOURCES_MOUNT, key_file))
+        repositories.append({"name": name, "uris": uris, "suites": suites, "components": components, "key_src": key,
+                             "key_file": key_file, "sources_file": name + ".sources", "content": "\n".join(lines) + "\n"})
+    return {"problems": problems, "repositories": repositories}

@@ -260,7 +260,8 @@ def test_a_built_repository_is_taken_from_where_the_builder_says(tmp_path):
     assert (tmp_path / 'builder.args').read_text().split() == ['trixie', str(tmp_path / 'list.txt'), 'bundle-trixie']
     assert (out / 'apt' / 'trixie' / 'pool' / 'hello_2.10-3_amd64.deb').read_bytes() == b'deb'
     parts = bundle.load_manifest((out / 'bundle.json').read_text())['parts']
-    assert parts['apt-trixie']['source'] == 'scripts/mirror/build-apt-mirror.sh trixie %s' % (tmp_path / 'list.txt')
+    assert parts['apt-trixie']['source'] == ('scripts/mirror/build-apt-mirror.sh trixie %s from http://deb.debian.org/debian '
+                                             'http://deb.debian.org/debian-security' % (tmp_path / 'list.txt'))
 
 
 def test_without_a_package_list_the_inventory_s_packages_are_derived_and_built(tmp_path):
@@ -292,3 +293,68 @@ def test_without_a_package_list_the_inventory_s_packages_are_derived_and_built(t
     # The same inventory again: nothing changes (the list is rewritten with the same content).
     again = _playbook(*args)
     assert again.returncode == 0 and 'changed=0' in again.stdout, again.output
+
+
+def test_vendor_repositories_and_the_site_s_debian_mirror_are_given_to_the_builder(tmp_path):
+    # bundle_apt_sources (NVIDIA's CUDA repository or the site's mirror of it) become deb822 files and keys in one
+    # directory the builder reads beside the Debian mirror it is given (ONPREM_* environment, documented in
+    # scripts/mirror/build-apt-mirror.sh); a source taken off the list leaves nothing behind. A stand-in builder records
+    # its environment and the directory's files.
+    inventory = _site(tmp_path)
+    (tmp_path / 'list.txt').write_text('nvidia-fabricmanager\n')
+    (tmp_path / 'cuda.asc').write_text('-----BEGIN PGP PUBLIC KEY BLOCK-----\nstand-in\n')
+    (tmp_path / 'ofed.gpg').write_bytes(b'binary key')
+    builder = tmp_path / 'builder.sh'
+    builder.write_text('#!/bin/sh\nenv | grep ^ONPREM_ | sort > %s/builder.env\n'
+                       '[ -z "$ONPREM_APT_EXTRA_SOURCES" ] || (cd "$ONPREM_APT_EXTRA_SOURCES" && ls; cat *.sources) > %s/builder.sources\n'
+                       'echo "mirror: %s (cached)"\n' % (tmp_path, tmp_path, tmp_path / 'mirror'))
+    sources = [{'name': 'nvidia-cuda', 'uris': 'https://mirror.example.internal/cuda/repos/debian12/x86_64/', 'key': str(tmp_path / 'cuda.asc')},
+               {'name': 'ofed', 'uris': ['https://mirror.example.internal/ofed/'], 'suites': ['bookworm'], 'components': ['main'],
+                'key': str(tmp_path / 'ofed.gpg')}]
+    out = tmp_path / 'bundle'
+    base = ['onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % out, '-e', 'bundle_tarball=',
+            '-e', 'bundle_apt_package_list=%s' % (tmp_path / 'list.txt'), '-e', 'bundle_apt_builder=%s' % builder,
+            '-e', 'bundle_apt_debian_mirror=https://mirror.example.internal/debian', '-e', 'bundle_apt_security_mirror=',
+            '-e', 'bundle_collection_tarball=%s' % _collection(tmp_path)] + OFFLINE
+    result = _playbook(*(base + ['-e', json.dumps({'bundle_apt_sources': sources})]))
+    assert result.returncode == 0, result.output
+    work = tmp_path / 'bundle.work' / 'apt-sources'
+    assert (tmp_path / 'builder.env').read_text().splitlines() == [
+        'ONPREM_APT_EXTRA_SOURCES=%s' % work, 'ONPREM_DEBIAN_MIRROR=https://mirror.example.internal/debian', 'ONPREM_DEBIAN_SECURITY_MIRROR=']
+    assert (tmp_path / 'builder.sources').read_text() == (
+        'nvidia-cuda.asc\nnvidia-cuda.sources\nofed.gpg\nofed.sources\n'
+        'Types: deb\nURIs: https://mirror.example.internal/cuda/repos/debian12/x86_64/\nSuites: ./\nSigned-By: /extra/nvidia-cuda.asc\n'
+        'Types: deb\nURIs: https://mirror.example.internal/ofed/\nSuites: bookworm\nComponents: main\nSigned-By: /extra/ofed.gpg\n')
+    assert (work / 'ofed.gpg').read_bytes() == b'binary key'
+    parts = bundle.load_manifest((out / 'bundle.json').read_text())['parts']
+    assert parts['apt-bookworm']['source'] == (
+        'scripts/mirror/build-apt-mirror.sh bookworm %s from https://mirror.example.internal/debian and nvidia-cuda '
+        'https://mirror.example.internal/cuda/repos/debian12/x86_64/ and ofed https://mirror.example.internal/ofed/' % (tmp_path / 'list.txt'))
+    again = _playbook(*(base + ['-e', json.dumps({'bundle_apt_sources': sources})]))
+    assert again.returncode == 0 and 'changed=0' in again.stdout, again.output
+    # Without the OFED source its two files go; with no source at all the builder gets no directory.
+    fewer = _playbook(*(base + ['-e', json.dumps({'bundle_apt_sources': sources[:1]})]))
+    assert fewer.returncode == 0, fewer.output
+    assert sorted(os.listdir(str(work))) == ['nvidia-cuda.asc', 'nvidia-cuda.sources']
+    none = _playbook(*(base + ['-e', json.dumps({'bundle_apt_sources': []})]))
+    assert none.returncode == 0, none.output
+    assert 'ONPREM_APT_EXTRA_SOURCES=\n' in (tmp_path / 'builder.env').read_text() and os.listdir(str(work)) == []
+
+
+def test_bad_vendor_repositories_are_refused_naming_each(tmp_path):
+    inventory = _site(tmp_path)
+    sources = [{'name': 'Debian'}, {'name': 'cuda', 'uris': 'ftp://mirror/cuda', 'key': 'cuda.asc'},
+               {'name': 'ofed', 'uris': 'https://mirror/ofed', 'suites': 'bookworm', 'key': '/nonexistent/ofed.asc'},
+               {'name': 'flat', 'uris': 'file:/srv/flat', 'components': 'main', 'key': '/nonexistent/flat.gpg', 'arch': 'amd64'}]
+    result = _playbook('onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % (tmp_path / 'bundle'),
+                       '-e', json.dumps({'bundle_apt_sources': sources}), '-e', 'bundle_collection_tarball=%s' % _collection(tmp_path), *OFFLINE)
+    assert result.returncode != 0
+    text = ' '.join(result.output.split())
+    for sentence in ("bundle_apt_sources[0].name='Debian': want lower-case letters, digits, '.', '_' or '-', not 'debian' (the builder's own).",
+                     "bundle_apt_sources['cuda'].uris='ftp://mirror/cuda': want one or more http://, https:// or file:/ URIs.",
+                     "bundle_apt_sources['cuda'].key='cuda.asc': want the absolute path of the repository's signing key on the controller (.asc or .gpg).",
+                     "bundle_apt_sources['ofed']: suites bookworm need components (e.g. main).",
+                     "bundle_apt_sources['flat'] has unknown keys arch; allowed: name, uris, suites, components, key.",
+                     "bundle_apt_sources['flat']: a flat repository (suites ./) has no components (components=main)."):
+        assert sentence in text, result.output
+    assert not (tmp_path / 'bundle').exists()

@@ -63,6 +63,19 @@ def test_the_roles_packages_came_from_the_bundle(host, package):
     assert 'deb.debian.org' not in policy, policy
 
 
+def test_a_vendor_repository_s_package_came_through_the_bundle(host):
+    # prepare.yml gave the bundle a vendor's own signed repository (bundle_apt_sources, standing in for NVIDIA's CUDA
+    # repository) and named its one package in bundle_apt_packages_extra: the host, which has only the bundle, installs
+    # it, and bundle.json says where it came from.
+    policy = host.run('apt-cache policy onprem-vendor-probe').stdout
+    assert 'Candidate: 1.0' in policy and BUNDLE_APT in policy, policy
+    install = host.run('timeout 120 env DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends onprem-vendor-probe')
+    assert install.rc == 0, install.stdout + install.stderr
+    assert host.file('/usr/share/doc/onprem-vendor-probe/README').contains('vendor repository')
+    source = _bundle()['parts']['apt-trixie']['source']
+    assert ' and vendor-probe file:%s/vendor-repo' % LAB in source and 'http://deb.debian.org/debian-security' in source, source
+
+
 def test_a_package_the_bundle_lacks_fails_at_once_naming_it(host):
     out = host.run('timeout 60 apt-get install --yes --no-install-recommends cowsay')
     assert out.rc == 100, out.stdout + out.stderr

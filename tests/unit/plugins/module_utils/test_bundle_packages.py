@@ -42,6 +42,8 @@ TABLES = {
     'fabric': {'rdma': FB['__fabric_packages_default'], 'opensm': FB['__fabric_opensm_packages']},
 }
 PODMAN = CR['__container_runtime_packages']['podman']['distribution']
+# Every host site.yml installs packages on gets the binding Ansible's apt module needs (an offline host cannot fetch it).
+APT = ['python3-apt']
 
 
 def _packages(name, groups, hostvars):
@@ -51,7 +53,7 @@ def _packages(name, groups, hostvars):
 def test_a_one_box_serving_host_gets_the_runtime_the_gateway_and_its_exporters():
     groups = {'deepseek': ['box'], 'deepseek_inference': ['box']}
     hostvars = {'box': {'deepseek_deployment': 'one', 'container_runtime_oci_runtime': 'runc'}}
-    expected = PODMAN + ['runc'] + GW['__gateway_packages'] + MON['__monitoring_exporter_packages'] + MON['__monitoring_mtail_packages']
+    expected = PODMAN + ['runc'] + GW['__gateway_packages'] + MON['__monitoring_exporter_packages'] + MON['__monitoring_mtail_packages'] + APT
     assert _packages('box', groups, hostvars) == sorted(set(expected))
     # A one-box with fabric_transport auto needs no fabric; NVIDIA packages are named as not derived.
     result = bundle_packages.site_packages(groups, hostvars, TABLES)
@@ -96,9 +98,9 @@ def test_backups_encrypted_volumes_and_another_engine():
 def test_front_doors_and_the_monitoring_server():
     groups = {'deepseek': ['s'], 'deepseek_inference': ['s'], 'deepseek_frontdoor': ['fd1'], 'monitoring': ['mon']}
     hostvars = {'s': {}, 'fd1': {'loadbalancer_vip': '10.0.0.100/24'}, 'mon': {'monitoring_grafana_url': 'https://grafana.internal'}}
-    assert _packages('fd1', groups, hostvars) == sorted(set(LB['__loadbalancer_packages'] + LB['__loadbalancer_vrrp_packages']))
+    assert _packages('fd1', groups, hostvars) == sorted(set(LB['__loadbalancer_packages'] + LB['__loadbalancer_vrrp_packages'] + APT))
     assert _packages('mon', groups, hostvars) == sorted(set(MON['__monitoring_exporter_packages'] + MON['__monitoring_server_packages']
-                                                            + MON['__monitoring_grafana_packages']))
+                                                            + MON['__monitoring_grafana_packages'] + APT))
     # monitoring_server set in the inventory, as for a one-box; the exporter switched off.
     hostvars['s'].update(monitoring_server='true', monitoring_node_exporter=False)
     got = _packages('s', groups, hostvars)
@@ -113,3 +115,43 @@ def test_the_union_is_sorted_and_holds_the_extra_packages():
     result = bundle_packages.site_packages(groups, hostvars, TABLES, extra=['nvidia-smi'])
     assert result['packages'] == sorted(result['packages']) and 'nvidia-smi' in result['packages']
     assert list(result['by_host']) == ['a', 'b']
+
+
+# Vendor repositories of the bundle's APT builder (bundle_apt_sources), rendered in the deb822 format of sources.list(5)
+# ("DEB822-STYLE FORMAT": Types, URIs, Suites, Components, Signed-By; "if the suite is an exact path, it must end with
+# a slash and Components must not be given"). The URI and key name are those of NVIDIA's CUDA repository for Debian 12
+# (https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/3bf863cc.pub, as in
+# roles/nvidia_driver/vars/Debian.yml), here behind a site mirror.
+def test_a_flat_vendor_repository_renders_as_deb822_without_components():
+    result = bundle_packages.apt_sources([{'name': 'nvidia-cuda', 'uris': 'https://mirror.example/cuda/repos/debian12/x86_64/',
+                                           'key': '/srv/keys/3bf863cc.pub.asc'}])
+    assert result['problems'] == []
+    [repo] = result['repositories']
+    assert repo['key_file'] == 'nvidia-cuda.asc' and repo['sources_file'] == 'nvidia-cuda.sources'
+    assert repo['content'] == ('Types: deb\nURIs: https://mirror.example/cuda/repos/debian12/x86_64/\nSuites: ./\n'
+                               'Signed-By: /extra/nvidia-cuda.asc\n')
+
+
+def test_a_named_suite_needs_components_and_a_binary_key_keeps_gpg():
+    result = bundle_packages.apt_sources([{'name': 'ofed', 'uris': ['file:/srv/ofed', 'https://m/ofed'], 'suites': 'bookworm',
+                                           'components': ['main'], 'key': '/k/ofed.gpg'}])
+    assert result['problems'] == []
+    assert result['repositories'][0]['content'] == ('Types: deb\nURIs: file:/srv/ofed https://m/ofed\nSuites: bookworm\n'
+                                                    'Components: main\nSigned-By: /extra/ofed.gpg\n')
+
+
+def test_problems_name_the_item_key_and_value_and_skip_the_item():
+    result = bundle_packages.apt_sources([{'name': 'a', 'uris': 'https://m/a', 'key': '/k/a.asc'},
+                                          {'name': 'a', 'uris': 'https://m/a', 'key': '/k/a.asc'},
+                                          'text',
+                                          {'name': 'b', 'uris': 'https://m/b', 'suites': ['./', 'bookworm'], 'components': ['main'], 'key': '/k/b'},
+                                          {'name': 'c', 'uris': [], 'key': '/k/c'}])
+    assert [r['name'] for r in result['repositories']] == ['a']
+    assert result['problems'] == [
+        "bundle_apt_sources['a']: the name is given twice.",
+        "bundle_apt_sources[2] is 'text': want a mapping {name, uris, suites, components, key}.",
+        "bundle_apt_sources['b'].suites=./ bookworm: flat ('./') and named suites cannot be mixed in one source.",
+        "bundle_apt_sources['c'].uris=[]: want one or more http://, https:// or file:/ URIs.",
+    ]
+    assert bundle_packages.apt_sources('x')['problems'] == ["bundle_apt_sources must be a list of {name, uris, suites, components, key} (it is 'x')."]
+    assert bundle_packages.apt_sources(None) == {'problems': [], 'repositories': []}
