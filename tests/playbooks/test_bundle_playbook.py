@@ -305,7 +305,7 @@ def test_vendor_repositories_and_the_site_s_debian_mirror_are_given_to_the_build
     (tmp_path / 'cuda.asc').write_text('-----BEGIN PGP PUBLIC KEY BLOCK-----\nstand-in\n')
     (tmp_path / 'ofed.gpg').write_bytes(b'binary key')
     builder = tmp_path / 'builder.sh'
-    builder.write_text('#!/bin/sh\nenv | grep ^ONPREM_ | sort > %s/builder.env\n'
+    builder.write_text('#!/bin/sh\nenv | grep -E "^ONPREM_(APT_EXTRA_SOURCES|DEBIAN_MIRROR|DEBIAN_SECURITY_MIRROR)=" | sort > %s/builder.env\n'
                        '[ -z "$ONPREM_APT_EXTRA_SOURCES" ] || (cd "$ONPREM_APT_EXTRA_SOURCES" && ls; cat *.sources) > %s/builder.sources\n'
                        'echo "mirror: %s (cached)"\n' % (tmp_path, tmp_path, tmp_path / 'mirror'))
     sources = [{'name': 'nvidia-cuda', 'uris': 'https://mirror.example.internal/cuda/repos/debian12/x86_64/', 'key': str(tmp_path / 'cuda.asc')},
