@@ -28,6 +28,11 @@ lab_image_key() {
     | { cat; printf '%s\n%s\n' "$LAB_SUITE" "$LAB_MIRROR"; } | sha256sum | cut -c1-16
 }
 
-lab_image_dir() { printf '%s/images/%s-%s\n' "$LAB_CACHE" "$LAB_SUITE" "$(lab_image_key)"; }
+# Built images are named by that key, so every checkout on this machine shares them (a fresh clone, CI's included, reuses
+# the image another run built instead of spending about 10 minutes of a 2-core machine on it); ONPREM_LAB_IMAGE_STORE
+# moves the store, ONPREM_LAB_CACHE alone keeps the images under it as before.
+LAB_IMAGE_STORE=${ONPREM_LAB_IMAGE_STORE:-${ONPREM_LAB_CACHE:+$ONPREM_LAB_CACHE/images}}
+LAB_IMAGE_STORE=${LAB_IMAGE_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/onprem-deepseek/vm-images}
+lab_image_dir() { printf '%s/%s-%s\n' "$LAB_IMAGE_STORE" "$LAB_SUITE" "$(lab_image_key)"; }
 
 lab_guest_packages() { sed -e 's/#.*//' -e 's/[[:space:]]//g' "$LAB_SCRIPTS_DIR/guest-packages.txt" | grep -v '^$' | paste -sd, -; }
