@@ -3,8 +3,8 @@
 #   scripts/mirror/build-apt-mirror.sh SUITE PACKAGE_LIST_FILE [LINK]
 # It downloads PACKAGE_LIST_FILE's packages and every dependency a fresh lab image lacks (Debian main, contrib,
 # non-free), indexes them with apt-ftparchive and signs the Release file with a throwaway key generated for the
-# mirror. Everything happens inside a container of the lab image, so the host needs only podman.
-# The result is cached under .cache/mirror/SUITE-<hash of suite, list and this script> and linked as
+# mirror (sign-repo.sh). Everything happens inside a container of the lab image, so the host needs only podman.
+# The result is cached under .cache/mirror/SUITE-<hash of suite, list, this script and sign-repo.sh> and linked as
 # .cache/mirror/LINK (default: SUITE); a second run with the same inputs does nothing. Tests bind-mount it as
 # file:///srv/mirror/. The last line names the repository's directory ("mirror: DIR (...)"): the bundle playbook reads
 # it from there (LINK bundle-SUITE), so that it never switches the link a scenario's mirror is mounted from.
@@ -43,7 +43,8 @@ if [ -n "$extra" ]; then
             | while read -r dir; do find "$dir" -maxdepth 3 -name Release -type f | LC_ALL=C sort | xargs -r sha256sum; done
     } | sha256sum | cut -c1-16)"
 fi
-key="$( (echo "$suite"; echo "$packages"; echo "$debian_mirror $security_mirror $extra_digest"; cat "$0") | sha256sum | cut -c1-12)"
+sign="$(cd "$(dirname "$0")" && pwd)/sign-repo.sh"
+key="$( (echo "$suite"; echo "$packages"; echo "$debian_mirror $security_mirror $extra_digest"; cat "$0" "$sign") | sha256sum | cut -c1-12)"
 out="${cache}/${suite}-${key}"
 
 if [ -f "${out}/.complete" ]; then
@@ -56,8 +57,8 @@ podman image exists "$image" || { echo "mirror: image $image missing: run script
 echo "mirror: building ${out} from ${suite} (${debian_mirror}${security_mirror:+ ${security_mirror}}${extra:+ and ${extra}/*.sources}): ${packages}"
 rm -rf "${out}.tmp"
 mkdir -p "${out}.tmp"
-podman run --rm --network host -v "${out}.tmp:/out" "${extra_args[@]}" -e SUITE="$suite" -e PACKAGES="$packages" \
-    -e DEBIAN_MIRROR="$debian_mirror" -e SECURITY_MIRROR="$security_mirror" "$image" bash -euo pipefail -c '
+podman run --rm --network host -v "${out}.tmp:/out" -v "${sign}:/usr/local/bin/onprem-sign-repo:ro" "${extra_args[@]}" \
+    -e SUITE="$suite" -e PACKAGES="$packages" -e DEBIAN_MIRROR="$debian_mirror" -e SECURITY_MIRROR="$security_mirror" "$image" bash -euo pipefail -c '
 rm -f /etc/apt/sources.list.d/*.sources /etc/apt/sources.list
 cat > /etc/apt/sources.list.d/debian.sources <<SRC
 Types: deb
@@ -90,13 +91,7 @@ gzip -9kn Packages
 apt-ftparchive -o APT::FTPArchive::Release::Origin=onprem-deepseek-test-mirror \
     -o APT::FTPArchive::Release::Label=onprem-deepseek-test-mirror release . > /tmp/Release
 mv /tmp/Release Release
-export GNUPGHOME=/tmp/gnupg
-mkdir -m 700 "$GNUPGHOME"
-gpg --batch --quiet --pinentry-mode loopback --passphrase "" \
-    --quick-gen-key "onprem-deepseek test mirror (throwaway) <mirror@onprem.invalid>" ed25519 sign never
-gpg --batch --quiet --clearsign -o InRelease Release
-gpg --batch --quiet -abs -o Release.gpg Release
-gpg --batch --armor --export > key.asc
+/usr/local/bin/onprem-sign-repo /out "onprem-deepseek test mirror (throwaway) <mirror@onprem.invalid>"
 chmod -R a+rX /out
 '
 mv "${out}.tmp" "$out"

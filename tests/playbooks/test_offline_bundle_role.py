@@ -22,6 +22,7 @@ import email.utils
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -47,7 +48,8 @@ pytestmark = pytest.mark.skipif(shutil.which('podman') is None or shutil.which('
 
 
 def _repository(tmp_path):
-    """A flat APT repository of one package, signed (InRelease, Release.gpg) by a throwaway key exported as key.asc."""
+    """A flat APT repository of one package, signed (InRelease, Release.gpg) by a throwaway key exported as key.asc
+    (scripts/mirror/sign-repo.sh, the lab's one signing step)."""
     build = tmp_path / 'deb'
     (build / 'DEBIAN').mkdir(parents=True)
     (build / 'usr' / 'share' / PACKAGE).mkdir(parents=True)
@@ -67,15 +69,8 @@ def _repository(tmp_path):
                     for name in ('Packages', 'Packages.gz'))
     (repo / 'Release').write_text('Origin: onprem-deepseek-test-bundle\nLabel: onprem-deepseek-test-bundle\nDate: %s\nSHA256:\n%s'
                                   % (email.utils.formatdate(usegmt=True), lines))
-    home = tmp_path / 'gnupg'
-    home.mkdir(mode=0o700)
-    gpg = ['gpg', '--homedir', str(home), '--batch', '--quiet', '--pinentry-mode', 'loopback', '--passphrase', '']
-    subprocess.run(gpg + ['--quick-gen-key', 'onprem-deepseek offline test (throwaway) <bundle@onprem.invalid>', 'ed25519', 'sign', 'never'],
+    subprocess.run([os.path.join(ROOT, 'scripts', 'mirror', 'sign-repo.sh'), str(repo), 'onprem-deepseek offline test (throwaway) <bundle@onprem.invalid>'],
                    capture_output=True, check=True)
-    subprocess.run(gpg + ['--clearsign', '-o', str(repo / 'InRelease'), str(repo / 'Release')], capture_output=True, check=True)
-    subprocess.run(gpg + ['-abs', '-o', str(repo / 'Release.gpg'), str(repo / 'Release')], capture_output=True, check=True)
-    key = subprocess.run(gpg + ['--armor', '--export'], capture_output=True, check=True).stdout
-    (repo / 'key.asc').write_bytes(key)
     return repo
 
 

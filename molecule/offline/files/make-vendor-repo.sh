@@ -2,9 +2,11 @@
 # A vendor's own signed, flat APT repository with one package (onprem-vendor-probe), standing in for NVIDIA's CUDA
 # repository or a site's mirror of it: the offline scenario's bundle takes it through bundle_apt_sources, beside
 # Debian's archive, and the lab host installs the package from the bundle alone. Built on this machine with dpkg-deb,
-# dpkg-scanpackages and gpg (scripts/mirror/packages.txt), signed with a throwaway key; a second run does nothing.
+# dpkg-scanpackages and gpg (scripts/mirror/packages.txt), signed with a throwaway key (scripts/mirror/sign-repo.sh); a
+# second run does nothing.
 #   make-vendor-repo.sh DIR     -> DIR/{onprem-vendor-probe_1.0_all.deb, Packages, Release, InRelease, key.asc}
 set -euo pipefail
+sign="$(cd "$(dirname "$0")/../../../scripts/mirror" && pwd)/sign-repo.sh"
 out=${1:?usage: $0 DIR}
 if [ -f "$out/.complete" ]; then echo "vendor repository: $out (cached)"; exit 0; fi
 work=$(mktemp -d)
@@ -30,14 +32,7 @@ gzip -9kn Packages
   echo "SHA256:"
   for f in Packages Packages.gz; do printf ' %s %s %s\n' "$(sha256sum "$f" | cut -d' ' -f1)" "$(stat -c %s "$f")" "$f"; done
 } > Release
-export GNUPGHOME="$work/gnupg"
-mkdir -m 700 "$GNUPGHOME"
-gpg --batch --quiet --pinentry-mode loopback --passphrase "" \
-  --quick-gen-key "onprem-deepseek vendor probe (throwaway) <vendor@onprem.invalid>" ed25519 sign never
-gpg --batch --quiet --clearsign -o InRelease Release
-gpg --batch --quiet -abs -o Release.gpg Release
-gpg --batch --armor --export > key.asc
-gpgconf --kill all 2>/dev/null || true
+"$sign" . "onprem-deepseek vendor probe (throwaway) <vendor@onprem.invalid>"
 rm -rf "$out"
 mkdir -p "$(dirname "$out")"
 cp -a "$work/repo" "$out"
