@@ -14,9 +14,10 @@ import time
 
 import pytest
 
-LAB = os.path.join(os.environ.get('MOLECULE_PROJECT_DIRECTORY', os.getcwd()), '.cache', 'appliance')
+# The image is built once for the machine (molecule.yml's ONPREM_APPLIANCE_LAB); each checkout boots overlays of its own.
+LAB = os.environ.get('ONPREM_APPLIANCE_LAB') or os.path.expanduser('~/.cache/onprem-deepseek/appliance-lab')
 IMAGE = os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.qcow2')
-RUN = os.path.join(LAB, 'run')
+RUN = os.path.join(os.environ.get('MOLECULE_PROJECT_DIRECTORY', os.getcwd()), '.cache', 'appliance', 'run')
 OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
 OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
 UP = re.compile(r'onprem-deepseek appliance: up; root (\S+) (\S+); data (\S+) (.*?); first boot record (.*)$', re.M)
