@@ -102,17 +102,18 @@ class Machine:
 
     def kill(self):
         if self.running():
-            with open(self.pidfile, encoding='ascii') as handle:
-                os.kill(int(handle.read().strip()), 9)
+            os.kill(self.pid(), 9)
             deadline = time.time() + 30
             while self.running() and time.time() < deadline:
                 time.sleep(1)
 
+    def pid(self):
+        with open(self.pidfile, encoding='ascii') as handle:
+            return int(handle.read().strip())
+
     def running(self):
         try:
-            with open(self.pidfile, encoding='ascii') as handle:
-                pid = int(handle.read().strip())
-            os.kill(pid, 0)
+            os.kill(self.pid(), 0)
             return True
         except (OSError, ValueError):
             return False
