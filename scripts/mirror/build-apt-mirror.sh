@@ -4,8 +4,11 @@
 # It downloads PACKAGE_LIST_FILE's packages and every dependency a fresh lab image lacks (Debian main, contrib,
 # non-free), indexes them with apt-ftparchive and signs the Release file with a throwaway key generated for the
 # mirror (sign-repo.sh). Everything happens inside a container of the lab image, so the host needs only podman.
-# The result is cached under .cache/mirror/SUITE-<hash of suite, list, this script and sign-repo.sh> and linked as
-# .cache/mirror/LINK (default: SUITE); a second run with the same inputs does nothing. Tests bind-mount it as
+# The result is cached in one store for the machine, $ONPREM_MIRROR_STORE (default ~/.cache/onprem-deepseek/apt-mirrors),
+# as SUITE-<hash of suite, list, sources, this script and sign-repo.sh>, and linked from the checkout as
+# .cache/mirror/LINK (default: SUITE); a second run with the same inputs, from any checkout, does nothing (a fresh
+# clone, CI's included, reuses the repository and its signed Release: what the bundle and the appliance image built from
+# it key on). Tests bind-mount it as
 # file:///srv/mirror/. The last line names the repository's directory ("mirror: DIR (...)"): the bundle playbook reads
 # it from there (LINK bundle-SUITE), so that it never switches the link a scenario's mirror is mounted from.
 # Where the packages come from (each is part of the cache key):
@@ -21,6 +24,7 @@ list="${2:?usage: $0 SUITE PACKAGE_LIST_FILE}"
 link="${3:-$suite}"
 repo_root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="${repo_root}/.cache/mirror"
+store="${ONPREM_MIRROR_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/onprem-deepseek/apt-mirrors}"
 image="localhost/onprem-deepseek/debian:${suite}"
 packages="$(grep -v '^\s*#' "$list" | tr -s ' \n' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ')"
 debian_mirror="${ONPREM_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -45,10 +49,14 @@ if [ -n "$extra" ]; then
 fi
 sign="$(cd "$(dirname "$0")" && pwd)/sign-repo.sh"
 key="$( (echo "$suite"; echo "$packages"; echo "$debian_mirror $security_mirror $extra_digest"; cat "$0" "$sign") | sha256sum | cut -c1-12)"
-out="${cache}/${suite}-${key}"
+out="${store}/${suite}-${key}"
+mkdir -p "$cache" "$store"
+# One build of a repository at a time on the machine: another checkout's run waits, then reuses it.
+exec 9>"${out}.lock"
+flock 9
 
 if [ -f "${out}/.complete" ]; then
-    ln -sfn "$(basename "$out")" "${cache}/${link}"
+    ln -sfn "$out" "${cache}/${link}"
     echo "mirror: ${out} (cached)"
     exit 0
 fi
@@ -96,5 +104,5 @@ chmod -R a+rX /out
 '
 mv "${out}.tmp" "$out"
 touch "${out}/.complete"
-ln -sfn "$(basename "$out")" "${cache}/${link}"
+ln -sfn "$out" "${cache}/${link}"
 echo "mirror: ${out} ($(ls "${out}/pool" | wc -l) packages, $(du -sh "${out}/pool" | cut -f1))"

@@ -819,3 +819,34 @@ def test_config_refused_by_nginx_puts_the_previous_files_back(tmp_path):
     for entry in KEYS + [dave]:
         assert entry['key'] not in bad.output
     assert _nginx_test(tree, conf).returncode == 0
+
+
+def test_a_key_given_by_its_sha256_alone_is_stored_as_it_is(tmp_path):
+    # key_sha256: the appliance image's inventory carries only this (docs/appliance.md); the gateway stores the same
+    # SHA-256 (hex, lower case) a clear key would have given it.
+    hashed = {'name': 'appliance', 'key_sha256': hashlib.sha256(b'lab-appliance-0123456789abcdef0123').hexdigest().upper(),
+              'role': 'admin'}
+    result = _ansible(tmp_path, ASSERT, {'gateway_api_keys': KEYS + [hashed]})
+    assert result.returncode == 0, result.output[-3000:]
+    table = json.loads(_render(tmp_path / 'out', {'gateway_api_keys': [hashed]})['keys'])
+    assert table == {hashed['key_sha256'].lower(): {'name': 'appliance', 'role': 'admin', 'expires': None, 'revoked': False,
+                                                    'owner': None}}
+
+
+def test_assert_names_bad_key_sha256_entries(tmp_path):
+    alice_sha = hashlib.sha256(KEY['alice'].encode()).hexdigest()
+    keys = KEYS + [{'name': 'both', 'key': 'lab-both-0123456789abcdef0123456789', 'key_sha256': '0' * 64},
+                   {'name': 'short', 'key_sha256': 'abc'},
+                   {'name': 'alice-hash', 'key_sha256': alice_sha},
+                   {'name': 'none'}]
+    result = _ansible(tmp_path, ASSERT, {'gateway_api_keys': keys})
+    assert result.returncode != 0
+    problems = re.search(r'msg: \|-\n\s+gateway: (\d+) problem\(s\) on localhost:\n((?:\s+- .*\n)+)', result.output)
+    assert problems, result.output[-3000:]
+    assert [line.strip()[2:] for line in problems.group(2).splitlines()] == [
+        'gateway_api_keys: entries none have no key; each needs key (or key_sha256, the SHA-256 of the key in hex)',
+        'gateway_api_keys: both give both key and key_sha256; give one of them',
+        'gateway_api_keys: the key_sha256 of short is not allowed; allowed: 64 hexadecimal digits (sha256sum of the key)',
+        'gateway_api_keys: alice and alice-hash have the same key (its SHA-256); each key must be unique',
+    ]
+    assert KEY['alice'] not in result.output
