@@ -6,6 +6,7 @@
 The build itself (mmdebstrap, the disk, the GRUB boot) and the boots are the Molecule scenario `appliance`.
 """
 
+import json
 import os
 import subprocess
 
@@ -61,4 +62,53 @@ def test_check_mode_says_it_would_build_and_builds_nothing(tmp_path):
     result = _playbook('--check', '-e', 'appliance_image_dir=%s' % (tmp_path / 'out'))
     assert result.returncode == 0, result.output
     assert 'would build %s/onprem-deepseek-appliance.raw (trixie)' % (tmp_path / 'out') in ' '.join(result.output.split()), result.output
+    assert not (tmp_path / 'out').exists()
+
+
+def test_the_serving_stack_needs_a_bundle_and_no_clear_key(tmp_path):
+    # appliance_image_site without a data source, site variables that set what the role owns and a clear API key (every
+    # copy of the image would carry it): each named, with what is allowed; the key itself is never shown.
+    extra = {'appliance_image_dir': str(tmp_path / 'out'), 'appliance_image_site': True,
+             'appliance_image_site_vars': {'deepseek_offline_bundle': '/x', 'gateway_api_keys': [
+                 {'name': 'ops', 'key': 'clear-key-0123456789abcdef0123456789'},
+                 {'name': 'lab', 'key_sha256': 'a' * 64}]}}
+    (tmp_path / 'extra.json').write_text(json.dumps(extra))
+    result = _playbook('-e', '@%s' % (tmp_path / 'extra.json'))
+    assert result.returncode != 0
+    text = ' '.join(result.output.split())
+    assert 'appliance_image_site is true: appliance_image_data_src must be an offline bundle (onprem.deepseek.bundle), it is empty.' in text, result.output
+    assert ('appliance_image_site_vars sets deepseek_offline_bundle: the role sets deepseek_offline_bundle, offline_bundle_sums_sha256,'
+            ' ansible_connection (the bundle on the data partition, its pin).') in text
+    assert ('appliance_image_site_vars.gateway_api_keys gives clear keys (ops): the image carries no secret; give key_sha256'
+            ' (printf %s KEY | sha256sum) instead.') in text
+    assert 'clear-key-0123' not in result.output
+    assert not (tmp_path / 'out').exists()
+
+
+def test_the_serving_stack_refuses_a_data_source_that_is_not_a_bundle(tmp_path):
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'bundle.json').write_text('{}')
+    result = _playbook('-e', 'appliance_image_dir=%s' % (tmp_path / 'out'), '-e', 'appliance_image_data_src=%s' % (tmp_path / 'data'),
+                       '-e', 'appliance_image_site=true')
+    assert result.returncode != 0
+    text = ' '.join(result.output.split())
+    assert ('appliance_image_site is true but appliance_image_data_src=%s lacks SHA256SUMS, apt/trixie/Packages: it must be an offline'
+            ' bundle (onprem.deepseek.bundle) with an APT repository for appliance_image_suite=trixie (bundle_apt_suite).'
+            % (tmp_path / 'data')) in text, result.output
+    assert not (tmp_path / 'out').exists()
+
+
+def test_the_serving_stack_refuses_a_bundle_of_another_deployment_before_building(tmp_path):
+    data = tmp_path / 'data'
+    (data / 'apt' / 'trixie').mkdir(parents=True)
+    (data / 'apt' / 'trixie' / 'Packages').write_text('')
+    (data / 'SHA256SUMS').write_text('')
+    (data / 'bundle.json').write_text(json.dumps({'about': {'deployments': [{'deployment': 'other', 'model': 'm'}]}}))
+    result = _playbook('-e', 'appliance_image_dir=%s' % (tmp_path / 'out'), '-e', 'appliance_image_data_src=%s' % data,
+                       '-e', 'appliance_image_site=true')
+    assert result.returncode != 0
+    text = ' '.join(result.output.split())
+    assert ('appliance_image: the bundle %s holds the deployments other, not appliance_image_site_vars.deepseek_deployment=default:'
+            ' build the bundle from the appliance\'s inventory.' % data) in text, result.output
+    assert 'Make the root file system' not in text
     assert not (tmp_path / 'out').exists()
