@@ -23,6 +23,10 @@ MANIFEST = 'bundle.json'
 SUMS = 'SHA256SUMS'
 # Written by the bundle itself, never listed in it.
 OWN_FILES = (MANIFEST, SUMS)
+# The model store's record of a verified version (roles/model_store, __model_store_marker: written by model-store-check
+# --record), in models/<version>/ where a store adopts the bundle's own directory as that version's place (the
+# appliance's data partition): the store's bookkeeping, not the bundle's content, so not an unlisted file.
+STORE_RECORD = '.onprem-deepseek-verified'
 _BLOCK = 1 << 20
 _SUMS_LINE = re.compile(r'^([0-9a-f]{64}) [ *](.+)$')
 _DEB = re.compile(r'^([^_]+)_([^_]+)_([^_]+)\.u?deb$')
@@ -234,6 +238,12 @@ def _listed(names, limit=10):
     return shown + (' and %d more' % (len(names) - limit) if len(names) > limit else '')
 
 
+def _store_record(path):
+    """models/<version>/.onprem-deepseek-verified: a model store's record in the bundle's model directory."""
+    parts = path.split('/')
+    return len(parts) == 3 and parts[0] == 'models' and parts[2] == STORE_RECORD
+
+
 def verify(root, manifest_text, sums_text, check_hashes=True):
     """Every problem of the bundle at `root` against its bundle.json and SHA256SUMS, one sentence each ([]: intact).
 
@@ -247,7 +257,7 @@ def verify(root, manifest_text, sums_text, check_hashes=True):
     disagree = sorted(p for p in set(recorded) | set(sums) if recorded.get(p, {}).get('sha256') != sums.get(p))
     if disagree:
         problems.append('%s and %s disagree on %d file(s): %s' % (MANIFEST, SUMS, len(disagree), _listed(disagree)))
-    on_disk = set(p for p in _files_under(root, '.') if p not in OWN_FILES)
+    on_disk = set(p for p in _files_under(root, '.') if p not in OWN_FILES and not _store_record(p))
     missing = sorted(set(recorded) - on_disk)
     if missing:
         problems.append('%d file(s) missing: %s' % (len(missing), _listed(missing)))

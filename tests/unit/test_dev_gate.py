@@ -178,3 +178,28 @@ def test_a_unit_test_that_passes_when_run_again_is_named_flaky(tree, rerun):
         assert result.returncode != 0, result.output
         assert table[0].split()[1] == 'FAILED' and 'flaky' not in table[0]
         assert 'assert 0 again' in result.stderr[result.stderr.index('Why tier unit failed'):]
+
+
+@pytest.mark.parametrize('fail', ['', 'molecule:zulu'])
+def test_a_scenario_run_beside_the_other_tiers_counts_in_the_molecule_tier(tree, fail):
+    # ONPREM_BESIDE_SCENARIOS (the appliance by default): started with the first tier after lint, waited for by the
+    # molecule tier, which shows its output, keeps it in its log, reports its time and fails when it failed.
+    result = _dev(tree, 'test', fail=fail, tiers='lint unit molecule', ONPREM_BESIDE_SCENARIOS='zulu')
+    lines = result.stdout.strip().splitlines()
+    assert re.match(r'times: lint \d+s unit \d+s molecule \d+s \(zulu \d+s, alpha \d+s, broken \d+s\); total \d+ s$', lines[-2]), lines[-2]
+    assert _calls(tree).count('stub molecule test -s zulu') == 1, _calls(tree)
+    assert 'molecule: zulu: started now' in result.stderr
+    calls = _calls(tree).splitlines()
+    # Started after lint's steps, not beside them (ansible-lint and Molecule share ansible-compat's collection cache).
+    assert calls.index('stub molecule test -s zulu') > max(i for i, c in enumerate(calls) if 'antsibull-changelog' in c)
+    log = (tree / '.cache' / 'logs' / 'tier-molecule.log').read_text()
+    table = dict((line.split()[0], line.split()[1]) for line in lines if line.split() and line.split()[0] in ('unit', 'molecule'))
+    if fail:
+        assert result.returncode != 0, result.output
+        assert table == {'unit': 'ok', 'molecule': 'FAILED'}
+        assert 'scenario zulu: FAILED' in log and 'failing on purpose' in log
+        assert 'failing on purpose' in result.stderr[result.stderr.index('Why tier molecule failed'):]
+    else:
+        assert result.returncode == 0, result.output
+        assert table == {'unit': 'ok', 'molecule': 'ok'}
+        assert 'scenario zulu: ok' in log and 'scenario alpha: ok' in log

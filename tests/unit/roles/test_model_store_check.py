@@ -280,3 +280,51 @@ def test_role_rechecks_the_store_on_every_run(store):
     assert 'Copy the model files from the controller' not in legacy.output
     assert json.loads((store.model / MARKER).read_text())['format'] == 2
     assert store(model_store_verify='quick').recap == {'changed': 0, 'failed': 0}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='the role chowns to root: run as root (the dev container is)')
+def test_a_local_source_that_is_the_store_s_own_directory_is_adopted_where_it_is(store):
+    # The appliance's layout (issue 18): the offline bundle on the data partition holds models/<version>/, and the store
+    # is that models/ directory. The files are hashed and recorded in place: no staging copy (twice the space of the
+    # weights while it lasts), no move, no removal; the files keep their inodes.
+    _write(store.model)
+    inodes = {name: os.stat(store.model / name).st_ino for name in FILES}
+    adopt = {'model_store_source': 'local', 'model_store_local_dir': str(store.model) + '/', 'model_store_controller_dir': ''}
+    first = store(**adopt)
+    assert first.recap['failed'] == 0, first.output[-3000:]
+    assert 'adopted where it is' in first.output
+    assert json.loads(first.facts) == {'path': str(store.model), 'check': '%s %s' % (store.checker, store.model), 'updated': True}
+    assert {name: os.stat(store.model / name).st_ino for name in FILES} == inodes
+    assert not (store.model.parent / '.staging').exists()
+    assert subprocess.run([store.checker, '--full', str(store.model)], check=False).returncode == 0
+
+    again = store(**adopt)
+    assert again.recap == {'changed': 0, 'failed': 0}, again.output[-3000:]
+    assert json.loads(again.facts)['updated'] is False
+
+    # A file that changed: named, and a repair is refused (there is no other copy to repair from).
+    _flip(store.model / 'model.gguf')
+    assert 'does not match the SHA-256 manifest (in place in %s' % store.model in store(**adopt).output
+    refused = store(model_store_repair=True, **adopt)
+    assert refused.recap['failed'] == 1
+    assert 'which is also model_store_local_dir (adopted in place): there is no other copy to repair from' in refused.output
+    assert (store.model / 'model.gguf').exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='the role chowns to root: run as root (the dev container is)')
+def test_an_adopted_directory_that_does_not_match_fails_naming_the_file_and_keeps_it(store):
+    _write(store.model, {'model.gguf': b'not the model', 'tokenizer/config.json': FILES['tokenizer/config.json']})
+    result = store(model_store_source='local', model_store_local_dir=str(store.model), model_store_controller_dir='')
+    assert result.recap['failed'] == 1
+    assert 'model_store: model.gguf of tiny-llama-v1 does not match the SHA-256 manifest' in result.output
+    assert (store.model / 'model.gguf').read_bytes() == b'not the model'
+    assert not (store.model / MARKER).exists()
+
+
+def test_the_bundle_knows_the_store_s_record_by_the_role_s_name_for_it():
+    # plugins/module_utils/bundle.py lets a store's record stand in a bundle's model directory (an adopted version):
+    # the name it allows is the role's marker.
+    import yaml
+    from ansible_collections.onprem.deepseek.plugins.module_utils import bundle
+    with open(os.path.join(ROOT, 'roles', 'model_store', 'vars', 'main.yml')) as handle:
+        assert yaml.safe_load(handle)['__model_store_marker'] == MARKER == bundle.STORE_RECORD

@@ -205,6 +205,17 @@ def test_verification_names_missing_extra_and_differing_files(root):
     ]
 
 
+def test_a_model_store_s_record_in_a_model_directory_is_not_an_unlisted_file(root):
+    # The appliance's store adopts the bundle's models/<version>/ where it is (roles/model_store) and writes its record
+    # there; a later site run verifies the bundle again. Elsewhere the same name is an unlisted file like any other.
+    _write_bundle(root)
+    (root / 'models/tiny-v1' / bundle.STORE_RECORD).write_text('{"format": 2}')
+    assert _verify(root) == []
+    (root / 'apt' / bundle.STORE_RECORD).write_text('{}')
+    (root / 'models' / bundle.STORE_RECORD).write_text('{}')
+    assert _verify(root) == ['2 file(s) not in the manifest: apt/%s, models/%s' % (bundle.STORE_RECORD, bundle.STORE_RECORD)]
+
+
 def test_verification_names_files_the_two_lists_disagree_on(root):
     _write_bundle(root)
     sums = (root / bundle.SUMS).read_text().splitlines()
