@@ -9,7 +9,8 @@ unit's lines and the boot report line every boot prints (files/appliance-report)
 
 BIOS first boot: root grown, data mounted, its own machine ID, the site run from the bundle, then a chat completion over
 TLS 1.3 through the forwarded port with the lab's key (the image holds only its SHA-256). Power off, then the second
-boot, under UEFI (OVMF) from the same disk: nothing runs again, and it serves again. The times go to
+boot, under UEFI (OVMF) with Secure Boot enforced (Microsoft's keys enrolled) from the same disk: shim, GRUB and the
+kernel pass their signature checks, nothing runs again, and it serves again. The times go to
 .cache/appliance/run/appliance-report.json.
 """
 
@@ -31,7 +32,11 @@ IMAGE = os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.qcow2')
 RUN = os.path.join(os.environ.get('MOLECULE_PROJECT_DIRECTORY', os.getcwd()), '.cache', 'appliance', 'run')
 OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
 OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
-UP = re.compile(r'onprem-deepseek appliance: up; root (\S+) (\S+); data (\S+) (.*?); first boot record (.*)$', re.M)
+# Secure Boot (Debian's ovmf): firmware that enforces it (SMM, q35) and variables with Microsoft's keys enrolled and
+# Secure Boot on, as a PC ships.
+OVMF_CODE_SECBOOT = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd'
+OVMF_VARS_MS = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd'
+UP = re.compile(r'onprem-deepseek appliance: up; root (\S+) (\S+); data (\S+) (.*?); firmware (.*?); first boot record (.*)$', re.M)
 # The first boot runs site.yml inside the guest (TCG: minutes); later boots only start the units.
 BOOT_TIMEOUT = 420
 FIRST_BOOT_TIMEOUT = 1200
@@ -56,7 +61,7 @@ class Machine:
     """One QEMU process on an overlay; its serial console in <name>.log."""
 
     def __init__(self, name, uefi=False):
-        self.name, self.uefi = name, uefi
+        self.name, self.uefi, self.secure_boot = name, uefi, False
         self.port = _free_port()
         self.overlay = os.path.join(RUN, name + '.qcow2')
         self.monitor = os.path.join(RUN, name + '.mon')
@@ -69,8 +74,13 @@ class Machine:
             if os.path.exists(path):
                 os.unlink(path)
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', IMAGE, self.overlay, '8G'], check=True)
-        with open(OVMF_VARS, 'rb') as src, open(self.vars, 'wb') as dst:
-            dst.write(src.read())
+
+    def firmware_vars(self):
+        """The machine's UEFI variables, made once: Microsoft's keys enrolled (Secure Boot on) or none."""
+        if not os.path.exists(self.vars):
+            with open(OVMF_VARS_MS if self.secure_boot else OVMF_VARS, 'rb') as src, open(self.vars, 'wb') as dst:
+                dst.write(src.read())
+        return self.vars
 
     def boot(self, log_name):
         """Start the machine; return the path of this boot's console log."""
@@ -83,10 +93,14 @@ class Machine:
                 '-nic', 'user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:%d-:443' % self.port,
                 '-display', 'none', '-serial', 'file:' + log,
                 '-monitor', 'unix:%s,server,nowait' % self.monitor, '-pidfile', self.pidfile, '-daemonize']
-        if self.uefi:
+        if self.uefi and self.secure_boot:
+            argv[1:1] = ['-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on',
+                         '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=' + OVMF_CODE_SECBOOT,
+                         '-drive', 'if=pflash,format=raw,unit=1,file=' + self.firmware_vars()]
+        elif self.uefi:
             argv[1:1] = ['-machine', 'q35',
                          '-drive', 'if=pflash,format=raw,readonly=on,file=' + OVMF_CODE,
-                         '-drive', 'if=pflash,format=raw,file=' + self.vars]
+                         '-drive', 'if=pflash,format=raw,file=' + self.firmware_vars()]
         subprocess.run(argv, check=True)
         return log
 
@@ -245,7 +259,8 @@ def test_bios_first_boot_serves_over_tls13_from_the_bundle(machine):
     assert up.group(3) == '/srv/deepseek' and up.group(4).startswith('/dev/vda3 ext4'), up.group(0)
     done = re.search(r'\[ *([0-9.]+)\] .*site run done in (\d+) s: serving', text)
     assert done, 'the first boot did not serve:\n' + text[-6000:]
-    record = json.loads(up.group(5))
+    assert up.group(5) == 'bios', up.group(0)
+    record = json.loads(up.group(6))
     assert record['root_mib'] == int(grown.group(2))
     status, version, body = _complete(machine.port)
     assert status == 200 and version == 'TLSv1.3', (status, version, body[:300])
@@ -256,16 +271,20 @@ def test_bios_first_boot_serves_over_tls13_from_the_bundle(machine):
     machine.first_record = record
 
 
-def test_second_boot_under_uefi_runs_nothing_again_and_serves(machine):
+def test_second_boot_under_uefi_with_secure_boot_runs_nothing_again_and_serves(machine):
     first = getattr(machine, 'first_record', None)
     assert first, 'the first boot test did not run'
     machine.power_off()
-    machine.uefi = True
+    machine.uefi = machine.secure_boot = True
     started = time.time()
     dummy, text, up = machine.boot_up('uefi-2.log', first=False)
-    assert 'efi: EFI v' in text               # the kernel was started by UEFI firmware (OVMF), through GRUB's BOOTX64.EFI
+    assert 'efi: EFI v' in text               # the kernel was started by UEFI firmware (OVMF), through BOOTX64.EFI
+    # Secure Boot enforced by the firmware with Microsoft's keys: the signed shim, the signed GRUB and the signed kernel
+    # were each accepted (an unsigned link stops the boot there), and the kernel says so and locks itself down.
+    assert 'Secure boot enabled' in text, text[-6000:]
+    assert up.group(5) == 'uefi, secure boot on', up.group(0)
     assert 'first boot done' not in text and 'growpart' not in text and 'site run' not in text
-    assert json.loads(up.group(5)) == first    # the record of the first boot, unchanged
+    assert json.loads(up.group(6)) == first    # the record of the first boot, unchanged
     # The data partition is mounted before the report (fstab's nofail: local-fs.target alone does not wait for it).
     assert up.group(3) == '/srv/deepseek' and up.group(4).startswith('/dev/vda3 ext4'), up.group(0)
     # The engine and the gateway start at boot: wait for them, then the same completion.
