@@ -156,6 +156,35 @@ def test_a_model_without_a_controller_directory_is_downloaded_from_its_url(tmp_p
     assert not (out / 'models' / 'tiny-v1' / 'tiny.gguf').exists()
 
 
+@pytest.mark.skipif(shutil.which('rsync') is None, reason='rsync is not installed (scripts/dev setup installs it)')
+def test_a_model_from_an_rsync_source_is_pulled_with_only_its_manifest_s_files(tmp_path):
+    # model_store_source rsync, as model_store pulls it (model_store_remote): here a directory on this machine, which
+    # rsync reads with its own protocol over a local pipe (an rsync:// daemon or host:path is the same command line).
+    inventory = _site(tmp_path, source='rsync', extra='            model_store_remote: %s\n' % (tmp_path / 'remote'))
+    (tmp_path / 'remote').mkdir()
+    shutil.copy2(str(tmp_path / 'model' / 'tiny.gguf'), str(tmp_path / 'remote' / 'tiny.gguf'))
+    (tmp_path / 'remote' / 'README.md').write_text('not in the manifest')
+    out = tmp_path / 'bundle'
+    args = ['onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % out, '-e', 'bundle_include_apt=false',
+            '-e', 'bundle_include_collection=false'] + OFFLINE
+    first = _playbook(*args)
+    assert first.returncode == 0, first.output
+    assert sorted(os.listdir(str(out / 'models' / 'tiny-v1'))) == ['tiny.gguf']
+    assert (out / 'models' / 'tiny-v1' / 'tiny.gguf').read_bytes() == b'GGUF dummy weights'
+    document = bundle.load_manifest((out / 'bundle.json').read_text())
+    assert {a['path']: a['source'] for a in document['artifacts']}['models/tiny-v1/tiny.gguf'] == str(tmp_path / 'remote')
+    assert bundle.verify(str(out), (out / 'bundle.json').read_text(), (out / 'SHA256SUMS').read_text()) == []
+    second = _playbook(*args)
+    assert second.returncode == 0 and 'changed=0' in second.stdout, second.output
+
+    # The file at the source no longer matches the manifest: the bundle is refused, naming the file.
+    (tmp_path / 'remote' / 'tiny.gguf').write_bytes(b'GGUF other weights')
+    shutil.rmtree(str(out))
+    third = _playbook(*args)
+    assert third.returncode != 0
+    assert 'models/tiny-v1/tiny.gguf' in third.output, third.output
+
+
 def test_refuses_missing_inputs_naming_each_variable(tmp_path):
     inventory = _site(tmp_path, source='http')
     result = _playbook('onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_requirements=/nonexistent/requirements.txt',
@@ -166,8 +195,8 @@ def test_refuses_missing_inputs_naming_each_variable(tmp_path):
             'bundle_apt_packages_extra must be a list of package names (it is nvidia-smi). '
             'model tiny-v1 has no controller directory and no download URL (model_store_source http): '
             'set bundle_model_dirs={"tiny-v1": "/path/to/its/files"}, or model_store_source controller with '
-            'model_store_controller_dir, http with model_store_http_url, or hf_mirror or modelscope_mirror with '
-            'model_store_mirror_endpoint and model_store_mirror_repo. '
+            'model_store_controller_dir, http with model_store_http_url, rsync with model_store_remote, or hf_mirror or '
+            'modelscope_mirror with model_store_mirror_endpoint and model_store_mirror_repo. '
             'bundle_apt_builder=/nonexistent/build-apt-mirror.sh does not exist. '
             'bundle_requirements=/nonexistent/requirements.txt does not exist. '
             'bundle_collection_tarball=/nonexistent/collection.tar.gz does not exist.') in ' '.join(result.output.split()), result.output
