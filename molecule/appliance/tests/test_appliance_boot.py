@@ -195,6 +195,27 @@ def _mib(size):
     return number * {'K': 1 / 1024, 'M': 1, 'G': 1024, 'T': 1024 * 1024}[unit]
 
 
+def _data_partition_listing(disk, fmt, name, directories=('/models', '/models/tiny-llama-v1')):
+    """`debugfs ls -l` of directories on a disk's data partition: {directory: {name: inode}}. The partition is copied
+    out with qemu-img dd (the disk may be a qcow2 overlay) and read with debugfs: nothing is mounted."""
+    table = subprocess.run(['sfdisk', '--json', os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw')],
+                           capture_output=True, text=True, check=True)
+    data = [p for p in json.loads(table.stdout)['partitiontable']['partitions'] if p.get('name') == 'onprem-data'][0]
+    part = os.path.join(RUN, name)
+    if os.path.exists(part):
+        os.unlink(part)
+    # Partitions start and end on whole MiB (files/appliance-disk): 2048 sectors of 512 bytes.
+    subprocess.run(['qemu-img', 'dd', '-f', fmt, '-O', 'raw', 'bs=1M', 'skip=%d' % (data['start'] // 2048),
+                    'count=%d' % (data['size'] // 2048), 'if=' + disk, 'of=' + part], check=True)
+    found = {}
+    for directory in directories:
+        listing = subprocess.run(['debugfs', '-R', 'ls -l ' + directory, part], capture_output=True, text=True, check=True)
+        # "  12   100644 (1)      0      0  486688 6-Dec-2026 11:20 tiny.gguf"
+        found[directory] = dict((line.split()[-1], int(line.split()[0])) for line in listing.stdout.splitlines() if line.strip())
+    os.unlink(part)
+    return found
+
+
 def _complete(port, timeout=60):
     """A chat completion through the gateway on the forwarded port, over TLS 1.3 only, with the lab's key. The
     certificate is the machine's own, made at its first boot (a CA of its own): not checked here, TLS 1.3 is."""
@@ -275,6 +296,15 @@ def test_second_boot_under_uefi_with_secure_boot_runs_nothing_again_and_serves(m
     first = getattr(machine, 'first_record', None)
     assert first, 'the first boot test did not run'
     machine.power_off()
+    # The model store adopted the bundle's model where it is on the data partition: the same file (its inode as built),
+    # the store's record beside it, and no staging copy (a copy would have taken the weights' space twice).
+    built = _data_partition_listing(os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw'), 'raw', 'data-built.img')
+    booted = _data_partition_listing(machine.overlay, 'qcow2', 'data-booted.img')
+    model = '/models/tiny-llama-v1'
+    assert booted[model]['tiny.gguf'] == built[model]['tiny.gguf'], (built, booted)
+    assert booted['/models'][model.split('/')[-1]] == built['/models'][model.split('/')[-1]], (built, booted)
+    assert '.onprem-deepseek-verified' in booted[model] and '.onprem-deepseek-verified' not in built[model], (built, booted)
+    assert '.staging' not in booted['/models'], booted
     machine.uefi = machine.secure_boot = True
     started = time.time()
     dummy, text, up = machine.boot_up('uefi-2.log', first=False)
