@@ -131,10 +131,9 @@ def model_server(tmp_path):
     server.server_close()
 
 
-def test_a_model_without_a_controller_directory_is_downloaded_from_its_url(tmp_path, model_server):
-    served, url = model_server
-    inventory = _site(tmp_path, source='http', extra='            model_store_http_url: %s\n' % url)
-    shutil.copy2(str(tmp_path / 'model' / 'tiny.gguf'), str(served / 'tiny' / 'tiny.gguf'))
+def _model_only_bundle(tmp_path, inventory, source):
+    """The bundle of the inventory's model alone, built twice: the model file in place, its source recorded, the bundle
+    intact, the second run changed=0. Returns the playbook's arguments and the bundle's directory."""
     out = tmp_path / 'bundle'
     args = ['onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % out, '-e', 'bundle_include_apt=false',
             '-e', 'bundle_include_collection=false'] + OFFLINE
@@ -142,10 +141,18 @@ def test_a_model_without_a_controller_directory_is_downloaded_from_its_url(tmp_p
     assert first.returncode == 0, first.output
     assert (out / 'models' / 'tiny-v1' / 'tiny.gguf').read_bytes() == b'GGUF dummy weights'
     document = bundle.load_manifest((out / 'bundle.json').read_text())
-    assert {a['path']: a['source'] for a in document['artifacts']}['models/tiny-v1/tiny.gguf'] == url.rstrip('/')
+    assert {a['path']: a['source'] for a in document['artifacts']}['models/tiny-v1/tiny.gguf'] == source
     assert bundle.verify(str(out), (out / 'bundle.json').read_text(), (out / 'SHA256SUMS').read_text()) == []
     second = _playbook(*args)
     assert second.returncode == 0 and 'changed=0' in second.stdout, second.output
+    return args, out
+
+
+def test_a_model_without_a_controller_directory_is_downloaded_from_its_url(tmp_path, model_server):
+    served, url = model_server
+    inventory = _site(tmp_path, source='http', extra='            model_store_http_url: %s\n' % url)
+    shutil.copy2(str(tmp_path / 'model' / 'tiny.gguf'), str(served / 'tiny' / 'tiny.gguf'))
+    args, out = _model_only_bundle(tmp_path, inventory, url.rstrip('/'))
 
     # The file on the mirror no longer matches the manifest: refused, naming it, and the bundle keeps no such file.
     (served / 'tiny' / 'tiny.gguf').write_bytes(b'GGUF other weights')
@@ -164,18 +171,8 @@ def test_a_model_from_an_rsync_source_is_pulled_with_only_its_manifest_s_files(t
     (tmp_path / 'remote').mkdir()
     shutil.copy2(str(tmp_path / 'model' / 'tiny.gguf'), str(tmp_path / 'remote' / 'tiny.gguf'))
     (tmp_path / 'remote' / 'README.md').write_text('not in the manifest')
-    out = tmp_path / 'bundle'
-    args = ['onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % out, '-e', 'bundle_include_apt=false',
-            '-e', 'bundle_include_collection=false'] + OFFLINE
-    first = _playbook(*args)
-    assert first.returncode == 0, first.output
+    args, out = _model_only_bundle(tmp_path, inventory, str(tmp_path / 'remote'))
     assert sorted(os.listdir(str(out / 'models' / 'tiny-v1'))) == ['tiny.gguf']
-    assert (out / 'models' / 'tiny-v1' / 'tiny.gguf').read_bytes() == b'GGUF dummy weights'
-    document = bundle.load_manifest((out / 'bundle.json').read_text())
-    assert {a['path']: a['source'] for a in document['artifacts']}['models/tiny-v1/tiny.gguf'] == str(tmp_path / 'remote')
-    assert bundle.verify(str(out), (out / 'bundle.json').read_text(), (out / 'SHA256SUMS').read_text()) == []
-    second = _playbook(*args)
-    assert second.returncode == 0 and 'changed=0' in second.stdout, second.output
 
     # The file at the source no longer matches the manifest: the bundle is refused, naming the file.
     (tmp_path / 'remote' / 'tiny.gguf').write_bytes(b'GGUF other weights')
