@@ -302,7 +302,8 @@ def test_second_boot_under_uefi_with_secure_boot_runs_nothing_again_and_serves(m
     booted = _data_partition_listing(machine.overlay, 'qcow2', 'data-booted.img')
     model = '/models/tiny-llama-v1'
     assert booted[model]['tiny.gguf'] == built[model]['tiny.gguf'], (built, booted)
-    assert booted['/models'][model.split('/')[-1]] == built['/models'][model.split('/')[-1]], (built, booted)
+    version = os.path.basename(model)
+    assert booted['/models'][version] == built['/models'][version], (built, booted)
     assert '.onprem-deepseek-verified' in booted[model] and '.onprem-deepseek-verified' not in built[model], (built, booted)
     assert '.staging' not in booted['/models'], booted
     machine.uefi = machine.secure_boot = True
