@@ -330,6 +330,22 @@ def test_driver_vars_file_and_default_branch(os_name, vars_file, branch):
     assert _t(templar, '{{ __nvidia_driver_branch }}') == branch
 
 
+@pytest.mark.parametrize('os_name, listing', [('debian12', 'nvidia-debian12-x86_64'), ('debian13', 'nvidia-debian13-x86_64')])
+def test_nvidia_s_repository_gets_a_branch_it_carries_by_default(os_name, listing):
+    """Debian's own default (535 in 12) is not in NVIDIA's debian12 tree, which starts at 550 (the listing): from NVIDIA's
+    repository the default is its production branch, and every driver package resolves there."""
+    packages = _listing(listing)
+    dummy, templar = _driver(os_name, hardware=HGX_H100, nvidia_driver_source='nvidia')
+    assert _t(templar, '{{ __nvidia_driver_branch }}') == '580'
+    for pin in _t(templar, '{{ __nvidia_driver_pin_sets }}')[:2]:
+        for name in pin['packages']:
+            assert [v for v, dummy in packages[name] if fnmatch.fnmatch(v, pin['version'] or '*')], (name, pin['version'])
+    if os_name == 'debian12':
+        dummy, templar = _driver(os_name, nvidia_driver_source='distribution')
+        own = _t(templar, '{{ __nvidia_driver_branch }}')
+        assert own == '535' and not [v for v, dummy in packages['nvidia-kernel-open-dkms'] if v.startswith(own + '.')]
+
+
 @pytest.mark.parametrize('os_name, key', [
     ('ubuntu2204', 'ubuntu2204/x86_64/3bf863cc.pub'), ('ubuntu2404', 'ubuntu2404/x86_64/3bf863cc.pub'),
     ('debian12', 'debian12/x86_64/3bf863cc.pub'), ('debian13', 'debian13/x86_64/8793F200.pub'),
@@ -504,6 +520,18 @@ def test_cuda_from_the_distribution_resolves_and_has_no_offline_cudnn(os_name, c
             assert [v for v, dummy in listing[name] if fnmatch.fnmatch(v, pin['version'] or '*')], (name, pin['version'])
     # The distributions' NCCL has no +cuda build suffix: no such pin.
     assert '+cuda' not in _t(templar, '{{ __cuda_nccl_version_pin }}')
+
+
+@pytest.mark.parametrize('os_name, listing', [('debian12', 'nvidia-debian12-x86_64'), ('ubuntu2204', 'nvidia-ubuntu2204-x86_64')])
+def test_the_release_s_cuda_version_is_not_taken_for_nvidia_s_repository(os_name, listing):
+    """Debian 12 ships CUDA 11.8 and Ubuntu 22.04 11.5; NVIDIA's repositories for them carry neither toolkit (the
+    listings in tests/unit/fixtures/nvidia_repos/): from NVIDIA's repository cuda_version is required (the role's assert
+    names it) instead of a toolkit name that does not resolve."""
+    dummy, templar = _cuda(os_name, nvidia_driver_source='nvidia')
+    assert _t(templar, '{{ __cuda_version_resolved }}') == ''
+    dummy, templar = _cuda(os_name, nvidia_driver_source='distribution')
+    default = _t(templar, '{{ __cuda_version_resolved }}')
+    assert 'cuda-toolkit-' + default.replace('.', '-') not in _listing(listing)
 
 
 def test_cuda_follows_the_driver_mirror():
