@@ -23,17 +23,23 @@ def bundle_sources(document, deployment, suite, apt=True, images=True, models=Tr
         raise AnsibleFilterError("onprem.deepseek.bundle_sources: bundle.json is not what the bundle playbook writes: %s" % exc)
 
 
-def bundle_apt_packages(groups, hostvars, tables, extra=None):
+def bundle_apt_packages(groups, hostvars, tables, extra=None, gpu=None):
     if not isinstance(groups, Mapping):
         raise AnsibleFilterError("onprem.deepseek.bundle_apt_packages: the input is %r; want the magic variable groups" % (type(groups).__name__,))
     extra = [] if extra is None else extra
     if isinstance(extra, str) or not isinstance(extra, (list, tuple)):
         raise AnsibleFilterError("onprem.deepseek.bundle_apt_packages: extra is %r; want a list of package names" % (extra,))
     try:
-        return bundle_packages.site_packages(dict((k, list(v)) for k, v in groups.items()), hostvars, tables, [str(e) for e in extra])
+        return bundle_packages.site_packages(dict((k, list(v)) for k, v in groups.items()), hostvars, tables, [str(e) for e in extra], gpu)
     except KeyError as exc:
         raise AnsibleFilterError("onprem.deepseek.bundle_apt_packages: the tables lack %s (want the roles' package lists, "
                                  "as playbooks/bundle.yml passes them)" % exc)
+
+
+def bundle_gpu_hosts(groups, hostvars):
+    if not isinstance(groups, Mapping):
+        raise AnsibleFilterError("onprem.deepseek.bundle_gpu_hosts: the input is %r; want the magic variable groups" % (type(groups).__name__,))
+    return bundle_packages.gpu_hosts(dict((k, list(v)) for k, v in groups.items()), hostvars)
 
 
 def bundle_apt_sources(sources):
@@ -45,4 +51,4 @@ class FilterModule(object):
 
     def filters(self):
         return {"bundle_sources": bundle_sources, "bundle_apt_packages": bundle_apt_packages,
-                "bundle_apt_sources": bundle_apt_sources}
+                "bundle_apt_sources": bundle_apt_sources, "bundle_gpu_hosts": bundle_gpu_hosts}

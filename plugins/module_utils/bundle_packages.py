@@ -24,9 +24,14 @@ import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.onprem.deepseek.plugins.module_utils import common, gpu_specs, hardware
+
 NOT_COVERED = (
-    "NVIDIA packages (nvidia_driver, cuda, container_toolkit, docs/gpu-stack.md): name them in bundle_apt_packages_extra "
-    "(Debian non-free's, or the vendor repository's or the site's NVIDIA mirror's given in bundle_apt_sources);",
+    "NVIDIA packages of serving hosts without an NVIDIA deepseek_gpu (a catalogue name): name them in "
+    "bundle_apt_packages_extra (Debian non-free's, or the vendor repository's or the site's NVIDIA mirror's given in "
+    "bundle_apt_sources);",
+    "kernel headers of kernels other than the release's current one (the NVIDIA driver's DKMS build needs the headers "
+    "of every installed kernel: name linux-headers-<version> in bundle_apt_packages_extra);",
     "model_store's rsync and NFS clients (a bundle brings the model itself).",
 )
 
@@ -117,16 +122,50 @@ def host_packages(name, groups, hostvars, tables):
     return rules
 
 
-def site_packages(groups, hostvars, tables, extra=()):
-    """{'packages': sorted union, 'by_host': {host: [rule: packages]}, 'not_covered': [...]} for the whole inventory."""
+def gpu_hosts(groups, hostvars):
+    """The serving hosts whose GPU stack (nvidia_driver, cuda, container_toolkit) the bundle can choose packages for.
+
+    site.yml runs the GPU roles where preflight finds GPUs; the bundle, which sees no machine, goes by the inventory's
+    deepseek_gpu instead: a catalogue name of an NVIDIA GPU gives the hardware facts the roles would read
+    (hardware.catalog_hardware: kernel module flavor, NVLink 5, an NVSwitch board). Returns {'hosts': {host: {'gpu':
+    catalogue name, 'hardware': facts}}, 'skipped': {host: reason}, 'problems': [sentences naming host, variable, value]}.
+    """
+    hosts, skipped, problems = {}, {}, []
+    for name in groups.get("deepseek_inference", []):
+        gpu = _get(hostvars, name, "deepseek_gpu", "")
+        if isinstance(gpu, dict):
+            skipped[name] = "deepseek_gpu is a GPU description, not a catalogue name: no NVIDIA packages derived"
+            continue
+        if not str(gpu).strip():
+            skipped[name] = "no deepseek_gpu: no GPU packages (a CPU host)"
+            continue
+        try:
+            entry = gpu_specs.gpu_spec(str(gpu))
+        except common.SizingError as exc:
+            problems.append("%s: deepseek_gpu=%r is not a catalogue GPU (%s)." % (name, gpu, exc))
+            continue
+        if entry.get("vendor") != "nvidia":
+            skipped[name] = "deepseek_gpu %s is not an NVIDIA GPU: no NVIDIA packages" % entry["name"]
+            continue
+        hosts[name] = {"gpu": entry["name"], "hardware": hardware.catalog_hardware(entry)}
+    return {"hosts": hosts, "skipped": skipped, "problems": problems}
+
+
+def site_packages(groups, hostvars, tables, extra=(), gpu=None):
+    """{'packages': sorted union, 'by_host': {host: [rule: packages]}, 'not_covered': [...]} for the whole inventory.
+
+    gpu: {host: [[rule, [packages]], ...]}, the GPU roles' packages of the hosts gpu_hosts() names, as the bundle
+    playbook evaluates them from the roles' own variables (added after the host's other rules)."""
     hosts = []
     for group in ("deepseek", "deepseek_inference", "deepseek_frontdoor", "monitoring"):
         for name in groups.get(group, []):
             if name not in hosts:
                 hosts.append(name)
+    gpu = gpu or {}
     union, by_host = set(extra), {}
     for name in hosts:
         rules = host_packages(name, groups, hostvars, tables)
+        rules[-1:-1] = [(str(rule), [str(p) for p in packages]) for rule, packages in gpu.get(name, []) if packages]
         by_host[name] = ["%s: %s" % (rule, " ".join(packages)) for rule, packages in rules]
         for _rule, packages in rules:
             union.update(packages)

@@ -91,6 +91,34 @@ def kernel_module_flavor(generations):
     return 'proprietary' if legacy else 'open'
 
 
+# Catalogue GPUs sold on NVSwitch baseboards, where fabric manager must run before CUDA sees the GPUs (NVIDIA Fabric
+# Manager User Guide, "Supported platforms": DGX-2/HGX-2 (V100 SXM3), DGX/HGX A100 and A800 (SXM4), DGX/HGX H100, H800,
+# H200 and H20 (SXM5), HGX B200 and B300, GB200 NVL72). Each name also has PCIe or NVL boards without NVSwitches, which a
+# name alone cannot tell apart: scan() counts the switches on the real machine.
+NVSWITCH_BOARD_GPUS = ('V100-32G', 'A100-40G', 'A100-80G', 'A800', 'H100-80G', 'H800', 'H200', 'H20', 'H20-141G',
+                       'B200', 'B300', 'GB200')
+
+
+def catalog_hardware(entry):
+    """The hardware facts scan() would report for GPUs of one catalogue entry, as far as a name tells them: what an
+    inventory's deepseek_gpu says before the machine is seen (the air-gapped bundle's package choice). The generation,
+    kernel module flavor and NVLink 5 come from the entry's PCI device IDs, exactly as scan() derives them;
+    nvswitch_count is 1 where the GPU is sold on NVSwitch baseboards (NVSWITCH_BOARD_GPUS): there, fabric manager may
+    be needed, which only the real machine's scan decides."""
+    vendor_id = PCI_VENDOR_IDS.get(entry.get('vendor'), '')
+    devices = sorted(entry.get('pci', {}))
+    generations = sorted(set(g for g in (gpu_generation(vendor_id, d) for d in devices) if g))
+    return {
+        'gpu_count': 1,
+        'gpu_catalog_models': [entry['name']],
+        'gpu_generations': generations,
+        'nvidia_kernel_flavor': kernel_module_flavor(generations) if vendor_id == '0x10de' else None,
+        'nvidia_open_required': any(g in OPEN_REQUIRED for g in generations),
+        'nvlink5': any(nvlink5_board(vendor_id, d) for d in devices),
+        'nvswitch_count': 1 if entry['name'] in NVSWITCH_BOARD_GPUS else 0,
+    }
+
+
 def _read(path, default=None):
     try:
         with open(path) as handle:

@@ -24,6 +24,7 @@ import threading
 import zipfile
 
 import pytest
+import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 # The checkout is the collection through .collections (tests/unit/conftest.py does the same).
@@ -319,6 +320,53 @@ def test_without_a_package_list_the_inventory_s_packages_are_derived_and_built(t
     # The same inventory again: nothing changes (the list is rewritten with the same content).
     again = _playbook(*args)
     assert again.returncode == 0 and 'changed=0' in again.stdout, again.output
+
+
+def _role_vars(role, name):
+    with open(os.path.join(ROOT, 'roles', role, 'vars', name), encoding='utf-8') as handle:
+        return yaml.safe_load(handle)
+
+
+def test_gpu_hosts_get_the_nvidia_packages_their_roles_choose(tmp_path):
+    # A serving host with deepseek_gpu gets what nvidia_driver, cuda and container_toolkit install there: the roles' own
+    # expressions evaluated with the host's values and the hardware its GPU names (tests/unit/.../test_bundle_packages.py).
+    # Debian 13 (trixie) from Debian's archive: the open kernel modules (Hopper), CUDA and NCCL from non-free/contrib;
+    # the container toolkit only from NVIDIA's repository, which must then be given (a stand-in source here).
+    driver, cuda, toolkit = _role_vars('nvidia_driver', 'Debian.yml'), _role_vars('cuda', 'Debian.yml'), _role_vars('container_toolkit', 'main.yml')
+    inventory = _site(tmp_path, extra='            deepseek_gpu: H100-80G\n')
+    builder = tmp_path / 'builder.sh'
+    builder.write_text('#!/bin/sh\necho "mirror: %s (cached)"\n' % (tmp_path / 'mirror'))
+    base = ['onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % (tmp_path / 'bundle'), '-e', 'bundle_tarball=',
+            '-e', 'bundle_apt_suite=trixie', '-e', 'bundle_apt_builder=%s' % builder, '-e', 'bundle_include_images=false',
+            '-e', 'bundle_include_models=false', '-e', 'bundle_collection_tarball=%s' % _collection(tmp_path)] + OFFLINE
+    refused = _playbook(*base)
+    assert refused.returncode != 0
+    assert ("tiny-1: container_toolkit_source=nvidia: these NVIDIA packages are not in Debian's archive: give bundle_apt_sources"
+            in ' '.join(refused.output.split())), refused.output
+    (tmp_path / 'nvidia.asc').write_text('-----BEGIN PGP PUBLIC KEY BLOCK-----\nstand-in\n')
+    sources = [{'name': 'nvidia-container-toolkit', 'uris': 'https://mirror.example.internal/libnvidia-container/', 'key': str(tmp_path / 'nvidia.asc')}]
+    result = _playbook(*(base + ['-e', json.dumps({'bundle_apt_sources': sources})]))
+    assert result.returncode == 0, result.output
+    text = (tmp_path / 'bundle.work' / 'apt-packages-trixie.txt').read_text()
+    packages = [line for line in text.splitlines() if line and not line.startswith('#')]
+    table = driver['__nvidia_driver_packages']['distribution']
+    expected = (table['userspace']['open'] + table['kernel']['open'] + driver['__nvidia_driver_branch_packages']
+                + driver['__nvidia_driver_dkms_prerequisites'] + ['linux-image-amd64', 'linux-headers-amd64']
+                + cuda['__cuda_packages']['distribution']['toolkit'] + ['libnccl2', 'libnccl-dev'] + toolkit['__container_toolkit_lockstep'])
+    assert set(expected) <= set(packages), (expected, text)
+    assert not set(table['kernel']['proprietary']) & set(packages), text
+    assert '# tiny-1: ' in text and 'nvidia_driver (distribution, branch 550, open kernel modules): ' in text, text
+    # NVIDIA's repository and an older branch for the same host: its fabric manager names (branch in the name before
+    # 580), chosen because an H100 SXM board carries NVSwitches.
+    (tmp_path / 'hosts.yml').write_text((tmp_path / 'hosts.yml').read_text()
+                                        + '            nvidia_driver_source: nvidia\n            nvidia_driver_branch: "570"\n'
+                                        + '            cuda_version: "12.8"\n')
+    nvidia = _playbook(*(base + ['-e', json.dumps({'bundle_apt_sources': sources})]))
+    assert nvidia.returncode == 0, nvidia.output
+    text = (tmp_path / 'bundle.work' / 'apt-packages-trixie.txt').read_text()
+    for name in ('nvidia-kernel-open-dkms', 'nvidia-fabricmanager-570', 'libnvidia-nscq-570', 'cuda-toolkit-12-8', 'cudnn9-cuda-12'):
+        assert name in text.splitlines(), text
+    assert 'nvidia_driver (fabric manager: H100-80G is sold on NVSwitch boards): ' in text
 
 
 def test_vendor_repositories_and_the_site_s_debian_mirror_are_given_to_the_builder(tmp_path):

@@ -19,7 +19,8 @@ ANSIBLE_DOC = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
 FILTERS = {"model_spec", "gpu_spec", "weights_gib", "kv_bytes_per_token", "gpu_plan", "hugepages", "replicas_for_load", "plan_svg",
            "frontdoor_services", "frontdoor_problems", "engine_spec", "image_driver_check", "engine_command", "deployment_plan", "deployment_hosts",
            "fabric_config", "perftest_figures", "luks_volume_problems", "luks_device_verdict", "clevis_bindings",
-           "jwks_verify_keys", "frontdoor_vrrp", "bundle_sources", "model_url_base", "bundle_apt_packages", "bundle_apt_sources"}
+           "jwks_verify_keys", "frontdoor_vrrp", "bundle_sources", "model_url_base", "bundle_apt_packages", "bundle_apt_sources",
+           "bundle_gpu_hosts"}
 TESTS = {"cuda_compatible"}
 
 pytestmark = pytest.mark.skipif(not os.path.exists(ANSIBLE_DOC), reason="ansible-doc not installed beside this Python")

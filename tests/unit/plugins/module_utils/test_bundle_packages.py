@@ -132,6 +132,33 @@ def test_a_flat_vendor_repository_renders_as_deb822_without_components():
                                'Signed-By: /extra/nvidia-cuda.asc\n')
 
 
+def test_gpu_hosts_are_the_serving_hosts_with_an_nvidia_catalogue_gpu():
+    groups = {'deepseek': ['hgx', 'pcie', 'amd', 'cpu', 'custom', 'typo', 'front'],
+              'deepseek_inference': ['hgx', 'pcie', 'amd', 'cpu', 'custom', 'typo'], 'deepseek_frontdoor': ['front']}
+    hostvars = {'hgx': {'deepseek_gpu': 'H100-SXM5-80GB'}, 'pcie': {'deepseek_gpu': 'H100 PCIe'}, 'amd': {'deepseek_gpu': 'MI300X'},
+                'cpu': {}, 'custom': {'deepseek_gpu': {'memory_gib': 48}}, 'typo': {'deepseek_gpu': 'H1000'},
+                'front': {'deepseek_gpu': 'H100-80G'}}
+    result = bundle_packages.gpu_hosts(groups, hostvars)
+    # Aliases resolve to the catalogue entry; the hardware is hardware.catalog_hardware's (tests/unit/.../test_hardware.py).
+    assert sorted(result['hosts']) == ['hgx', 'pcie']
+    assert result['hosts']['hgx']['gpu'] == 'H100-80G' and result['hosts']['hgx']['hardware']['nvswitch_count'] == 1
+    assert result['hosts']['pcie']['gpu'] == 'H100-PCIe' and result['hosts']['pcie']['hardware']['nvswitch_count'] == 0
+    assert sorted(result['skipped']) == ['amd', 'cpu', 'custom']
+    assert 'not an NVIDIA GPU' in result['skipped']['amd'] and 'a CPU host' in result['skipped']['cpu']
+    assert len(result['problems']) == 1 and result['problems'][0].startswith("typo: deepseek_gpu='H1000' is not a catalogue GPU")
+
+
+def test_a_gpu_host_s_rules_go_before_the_apt_binding_and_into_the_union():
+    groups = {'deepseek': ['box'], 'deepseek_inference': ['box']}
+    hostvars = {'box': {'deepseek_deployment': 'one'}}
+    gpu = {'box': [['nvidia_driver (distribution)', ['nvidia-smi', 'nvidia-open-kernel-dkms']], ['nvidia_driver (fabric manager)', []]]}
+    result = bundle_packages.site_packages(groups, hostvars, TABLES, gpu=gpu)
+    assert {'nvidia-smi', 'nvidia-open-kernel-dkms'} <= set(result['packages'])
+    lines = result['by_host']['box']
+    assert lines[-2] == 'nvidia_driver (distribution): nvidia-smi nvidia-open-kernel-dkms'      # an empty rule is left out
+    assert lines[-1].startswith('Ansible (its apt module')
+
+
 def test_a_named_suite_needs_components_and_a_binary_key_keeps_gpg():
     result = bundle_packages.apt_sources([{'name': 'ofed', 'uris': ['file:/srv/ofed', 'https://m/ofed'], 'suites': 'bookworm',
                                            'components': ['main'], 'key': '/k/ofed.gpg'}])

@@ -247,3 +247,38 @@ def test_roce_port_gid_table(tmp_path):
     assert device['netdevs'] == ['ens1f0np0']
     assert [(g['index'], g['type']) for g in device['ports'][0]['gids']] == [
         (0, 'IB/RoCE v1'), (1, 'RoCE v2'), (2, 'IB/RoCE v1'), (3, 'RoCE v2')]
+
+
+def test_a_catalogue_name_gives_the_facts_a_scan_of_its_board_gives(hgx, tmp_path):
+    # What the air-gapped bundle assumes from deepseek_gpu must be what scan() reads on the machine: the HGX H100 board
+    # above (8 x 0x2330, 4 NVSwitches) and a B200 board (0x2901, NVLink 5) against their catalogue names.
+    from ansible_collections.onprem.deepseek.plugins.module_utils import gpu_specs
+    scanned = hardware.scan(hgx)
+    named = hardware.catalog_hardware(gpu_specs.gpu_spec('H100-80G'))
+    for key in ('gpu_generations', 'nvidia_kernel_flavor', 'nvidia_open_required', 'nvlink5', 'gpu_catalog_models'):
+        assert named[key] == scanned[key], key
+    assert named['nvswitch_count'] == 1 and scanned['nvswitch_count'] == 4     # "may need fabric manager" / the real count
+    root = str(tmp_path / 'b200')
+    for i in range(8):
+        _pci(root, '0000:%02x:00.0' % (0x18 + i * 0x10), '0x10de', '0x2901', '0x030200')
+    b200 = hardware.catalog_hardware(gpu_specs.gpu_spec('B200'))
+    for key in ('gpu_generations', 'nvidia_kernel_flavor', 'nvidia_open_required', 'nvlink5'):
+        assert b200[key] == hardware.scan(root)[key], key
+
+
+@pytest.mark.parametrize('name, flavor, nvswitch', [
+    ('V100-32G', 'proprietary', 1),   # DGX-2/HGX-2: NVSwitch; Volta needs the proprietary modules
+    ('H100-PCIe', 'open', 0),         # a PCIe card: no NVSwitch board
+    ('H200', 'open', 1),              # HGX H200 (Fabric Manager User Guide, supported platforms)
+    ('L40S', 'open', 0),
+    ('GB200', 'open', 1),             # NVL72: NVLink 5 switches
+])
+def test_catalogue_hardware_flavor_and_nvswitch_boards(name, flavor, nvswitch):
+    from ansible_collections.onprem.deepseek.plugins.module_utils import gpu_specs
+    facts = hardware.catalog_hardware(gpu_specs.gpu_spec(name))
+    assert (facts['nvidia_kernel_flavor'], facts['nvswitch_count']) == (flavor, nvswitch)
+
+
+def test_every_nvswitch_board_name_is_a_catalogue_gpu():
+    names = set(g['name'] for g in hardware.catalog.GPUS)
+    assert set(hardware.NVSWITCH_BOARD_GPUS) <= names
