@@ -183,6 +183,102 @@ def test_a_model_from_an_rsync_source_is_pulled_with_only_its_manifest_s_files(t
     assert 'models/tiny-v1/tiny.gguf' in third.output, third.output
 
 
+class _S3Handler(http.server.BaseHTTPRequestHandler):
+    """A read-only S3 stand-in (path-style HEAD and GET of objects under a directory, bucket = first directory): the
+    calls amazon.aws.s3_object makes to get an object. The request log keeps what was asked, not the signatures."""
+
+    root = ''
+    requests = []
+
+    def _target(self):
+        bucket, dummy, key = self.path.split('?', 1)[0].lstrip('/').partition('/')
+        self.requests.append((self.command, bucket, key))
+        path = os.path.join(self.root, bucket, key)
+        if not os.path.isdir(os.path.join(self.root, bucket)):
+            return None, 'NoSuchBucket'
+        return (path, None) if not key or os.path.isfile(path) else (None, 'NoSuchKey')
+
+    def _headers(self, data):
+        self.send_header('ETag', '"%s"' % hashlib.md5(data).hexdigest())  # nosec: S3's ETag of a single-part object
+        self.send_header('Content-Length', str(len(data)))
+        self.send_header('Content-Type', 'application/octet-stream')
+        self.end_headers()
+
+    def _answer(self, body):
+        path, error = self._target()
+        if error:
+            text = ('<?xml version="1.0"?><Error><Code>%s</Code></Error>' % error).encode()
+            self.send_response(404)
+            self.send_header('Content-Type', 'application/xml')
+            self.send_header('Content-Length', str(len(text)))
+            self.end_headers()
+            if body:
+                self.wfile.write(text)
+            return
+        data = b'' if os.path.isdir(path) else open(path, 'rb').read()  # pylint: disable=consider-using-with
+        self.send_response(200)
+        self._headers(data)
+        if body:
+            self.wfile.write(data)
+
+    def do_HEAD(self):  # noqa: N802 (http.server's name)
+        self._answer(False)
+
+    def do_GET(self):  # noqa: N802
+        self._answer(True)
+
+    def log_message(self, *args):  # pylint: disable=arguments-differ
+        pass
+
+
+@pytest.fixture()
+def s3_server(tmp_path):
+    """The S3 stand-in on 127.0.0.1 (an ephemeral port) over tmp_path/s3; stopped after the test."""
+    root = tmp_path / 's3'
+    (root / 'models' / 'deepseek' / 'tiny-v1').mkdir(parents=True)
+    handler = type('Handler', (_S3Handler,), {'root': str(root), 'requests': []})
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, 'http://127.0.0.1:%d' % server.server_address[1], handler.requests
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_model_from_s3_is_downloaded_with_the_role_s_module(tmp_path, s3_server):
+    # model_store_source s3 (MinIO or any S3-compatible store): the manifest's objects under model_store_s3_prefix,
+    # fetched with amazon.aws.s3_object as model_store fetches them, checked against the manifest; the secret key never
+    # reaches the output. A second run changes nothing.
+    root, endpoint, requests = s3_server
+    keys = '            model_store_s3_access_key: lab-access\n            model_store_s3_secret_key: lab-secret-do-not-log\n'
+    inventory = _site(tmp_path, source='s3', extra='            model_store_s3_endpoint: %s\n            model_store_s3_bucket: models\n'
+                      '            model_store_s3_prefix: deepseek/tiny-v1\n%s' % (endpoint, keys))
+    shutil.copy2(str(tmp_path / 'model' / 'tiny.gguf'), str(root / 'models' / 'deepseek' / 'tiny-v1' / 'tiny.gguf'))
+    (root / 'models' / 'deepseek' / 'tiny-v1' / 'README.md').write_text('not in the manifest')
+    args, out = _model_only_bundle(tmp_path, inventory, 's3://models/deepseek/tiny-v1 at %s' % endpoint)
+    assert sorted(os.listdir(str(out / 'models' / 'tiny-v1'))) == ['tiny.gguf']
+    assert ('GET', 'models', 'deepseek/tiny-v1/tiny.gguf') in requests
+    assert not [r for r in requests if r[2].endswith('README.md')]
+    verbose = _playbook(*(args + ['-v']))
+    assert verbose.returncode == 0 and 'lab-secret-do-not-log' not in verbose.output, verbose.output
+
+    # An object the manifest names is missing: the run stops naming it; the object differs from the manifest: refused.
+    shutil.rmtree(str(out))
+    os.rename(str(root / 'models' / 'deepseek' / 'tiny-v1' / 'tiny.gguf'), str(root / 'models' / 'deepseek' / 'other.gguf'))
+    missing = _playbook(*args)
+    assert missing.returncode != 0 and 'deepseek/tiny-v1/tiny.gguf does not exist' in missing.output, missing.output
+    (root / 'models' / 'deepseek' / 'tiny-v1' / 'tiny.gguf').write_bytes(b'GGUF other weights')
+    shutil.rmtree(str(out))
+    changed = _playbook(*args)
+    assert changed.returncode != 0 and 'models/tiny-v1/tiny.gguf' in changed.output, changed.output
+    # No bucket: refused before anything is fetched, naming the variables.
+    (tmp_path / 'hosts.yml').write_text((tmp_path / 'hosts.yml').read_text().replace('model_store_s3_bucket: models', 'model_store_s3_bucket: ""'))
+    unnamed = _playbook(*args)
+    assert unnamed.returncode != 0
+    assert ('model tiny-v1 comes from model_store_source s3: set model_store_s3_endpoint and model_store_s3_bucket'
+            in ' '.join(unnamed.output.split())), unnamed.output
+
+
 def test_refuses_missing_inputs_naming_each_variable(tmp_path):
     inventory = _site(tmp_path, source='http')
     result = _playbook('onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_requirements=/nonexistent/requirements.txt',
@@ -193,8 +289,9 @@ def test_refuses_missing_inputs_naming_each_variable(tmp_path):
             'bundle_apt_packages_extra must be a list of package names (it is nvidia-smi). '
             'model tiny-v1 has no controller directory and no download URL (model_store_source http): '
             'set bundle_model_dirs={"tiny-v1": "/path/to/its/files"}, or model_store_source controller with '
-            'model_store_controller_dir, http with model_store_http_url, rsync with model_store_remote, or hf_mirror or '
-            'modelscope_mirror with model_store_mirror_endpoint and model_store_mirror_repo. '
+            'model_store_controller_dir, http with model_store_http_url, rsync with model_store_remote, s3 with '
+            'model_store_s3_endpoint and model_store_s3_bucket, or hf_mirror or modelscope_mirror with '
+            'model_store_mirror_endpoint and model_store_mirror_repo. '
             'bundle_apt_builder=/nonexistent/build-apt-mirror.sh does not exist. '
             'bundle_requirements=/nonexistent/requirements.txt does not exist. '
             'bundle_collection_tarball=/nonexistent/collection.tar.gz does not exist.') in ' '.join(result.output.split()), result.output
@@ -334,6 +431,7 @@ def test_gpu_hosts_get_the_nvidia_packages_their_roles_choose(tmp_path):
     # the container toolkit only from NVIDIA's repository, which must then be given (a stand-in source here).
     driver, cuda, toolkit = _role_vars('nvidia_driver', 'Debian.yml'), _role_vars('cuda', 'Debian.yml'), _role_vars('container_toolkit', 'main.yml')
     inventory = _site(tmp_path, extra='            deepseek_gpu: H100-80G\n')
+    inventory_text = (tmp_path / 'hosts.yml').read_text()
     builder = tmp_path / 'builder.sh'
     builder.write_text('#!/bin/sh\necho "mirror: %s (cached)"\n' % (tmp_path / 'mirror'))
     base = ['onprem.deepseek.bundle', '-i', inventory, '-e', 'bundle_dir=%s' % (tmp_path / 'bundle'), '-e', 'bundle_tarball=',
@@ -366,7 +464,14 @@ def test_gpu_hosts_get_the_nvidia_packages_their_roles_choose(tmp_path):
     text = (tmp_path / 'bundle.work' / 'apt-packages-trixie.txt').read_text()
     for name in ('nvidia-kernel-open-dkms', 'nvidia-fabricmanager-570', 'libnvidia-nscq-570', 'cuda-toolkit-12-8', 'cudnn9-cuda-12'):
         assert name in text.splitlines(), text
-    assert 'nvidia_driver (fabric manager: H100-80G is sold on NVSwitch boards): ' in text
+    assert 'nvidia_driver (fabric manager auto: H100-80G is sold on NVSwitch boards): ' in text
+    # A site mirror of Debian's own packages (mirror_of distribution) and no container toolkit from NVIDIA: everything
+    # is in the Debian mirror the builder reads, so no vendor source is asked for.
+    (tmp_path / 'hosts.yml').write_text(inventory_text + '            nvidia_driver_source: mirror\n'
+                                        '            nvidia_driver_mirror_of: distribution\n            container_toolkit_source: distribution\n')
+    debian = _playbook(*base)
+    assert debian.returncode == 0, debian.output
+    assert 'nvidia_driver (mirror, branch 550, open kernel modules): ' in (tmp_path / 'bundle.work' / 'apt-packages-trixie.txt').read_text()
 
 
 def test_vendor_repositories_and_the_site_s_debian_mirror_are_given_to_the_builder(tmp_path):
