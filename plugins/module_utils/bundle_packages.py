@@ -155,7 +155,7 @@ def site_packages(groups, hostvars, tables, extra=(), gpu=None):
     """{'packages': sorted union, 'by_host': {host: [rule: packages]}, 'not_covered': [...]} for the whole inventory.
 
     gpu: {host: [[rule, [packages]], ...]}, the GPU roles' packages of the hosts gpu_hosts() names, as the bundle
-    playbook evaluates them from the roles' own variables (added after the host's other rules)."""
+    playbook evaluates them from the roles' own variables (added after the host's other rules, before python3-apt)."""
     hosts = []
     for group in ("deepseek", "deepseek_inference", "deepseek_frontdoor", "monitoring"):
         for name in groups.get(group, []):
