@@ -18,13 +18,14 @@ def luks_volume_problems(volumes):
         raise AnsibleFilterError("onprem.deepseek.luks_volume_problems: %s" % exc)
 
 
-def luks_device_verdict(blkid_output, name, device, record_uuid="", force=False, wipefs_output=""):
+def luks_device_verdict(blkid_output, name, device, record_uuid="", force=False, wipefs_output="", in_place=False):
     if not isinstance(name, str) or not storage.NAME_RE.match(name):
         raise AnsibleFilterError("onprem.deepseek.luks_device_verdict: name is %r; want a volume name (lower-case letters,"
                                  " digits or _)" % (name,))
     try:
         return storage.device_verdict(str(blkid_output or ""), name, str(device), record_uuid=str(record_uuid or ""),
-                                      force=bool(force), wipefs_output=str(wipefs_output or ""))
+                                      force=bool(force), wipefs_output=str(wipefs_output or ""),
+                                      in_place=bool(in_place))
     except (TypeError, ValueError) as exc:
         raise AnsibleFilterError("onprem.deepseek.luks_device_verdict: %s" % exc)
 

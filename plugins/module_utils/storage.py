@@ -17,6 +17,9 @@ LABEL_PREFIX = "onprem-deepseek-"
 SUBSYSTEM = "onprem-deepseek"
 FORCE_VARIABLE = "encrypted_storage_force_format"
 FSTYPES = ("ext4", "xfs")
+# File systems that can be encrypted in place (encrypt_in_place): shrunk by the LUKS2 header's room first
+# (roles/encrypted_storage/vars/main.yml), which xfs cannot do.
+IN_PLACE_FSTYPES = ("ext4",)
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 # Stable paths first (preferred); /dev/vdX is accepted for VM labs.
 STABLE_PREFIXES = ("/dev/disk/by-id/", "/dev/disk/by-path/", "/dev/disk/by-partlabel/", "/dev/disk/by-partuuid/")
@@ -48,9 +51,10 @@ def volume_problems(volumes):
         if not isinstance(volume, dict):
             problems.append("%s is %r; want a dictionary with name, device, mount" % (where, volume))
             continue
-        unknown = sorted(set(volume) - {"name", "device", "mount", "fstype", "mount_options"})
+        unknown = sorted(set(volume) - {"name", "device", "mount", "fstype", "mount_options", "encrypt_in_place"})
         if unknown:
-            problems.append("%s has unknown keys %s; allowed: name, device, mount, fstype, mount_options" % (where, ", ".join(unknown)))
+            problems.append("%s has unknown keys %s; allowed: name, device, mount, fstype, mount_options, encrypt_in_place"
+                            % (where, ", ".join(unknown)))
         name, device, mount = volume.get("name"), volume.get("device"), volume.get("mount")
         if not isinstance(name, str) or not NAME_RE.match(name):
             problems.append("%s.name is %r; want lower-case letters, digits or _, starting with a letter, at most 31"
@@ -65,6 +69,12 @@ def volume_problems(volumes):
         fstype = volume.get("fstype", "ext4")
         if fstype not in FSTYPES:
             problems.append("%s.fstype is %r; allowed: %s" % (where, fstype, ", ".join(FSTYPES)))
+        in_place = volume.get("encrypt_in_place", False)
+        if not isinstance(in_place, bool):
+            problems.append("%s.encrypt_in_place is %r; want true or false" % (where, in_place))
+        elif in_place and fstype in FSTYPES and fstype not in IN_PLACE_FSTYPES:
+            problems.append("%s.encrypt_in_place is true but its fstype is %s: only %s can be encrypted in place (shrunk by"
+                            " the LUKS2 header's room first; xfs cannot shrink)" % (where, fstype, ", ".join(IN_PLACE_FSTYPES)))
         for key in ("name", "device", "mount"):
             value = volume.get(key)
             if isinstance(value, str):
@@ -91,12 +101,14 @@ def _found(probe):
     return ""
 
 
-def device_verdict(blkid_output, name, device, record_uuid="", force=False, wipefs_output=""):
+def device_verdict(blkid_output, name, device, record_uuid="", force=False, wipefs_output="", in_place=False):
     """Decide what the role may do with `device` for volume `name`.
 
-    Returns {'action': 'format' | 'open' | 'refuse', 'wipe': bool, 'uuid': str, 'reason': str}:
+    Returns {'action': 'format' | 'open' | 'encrypt' | 'refuse', 'wipe': bool, 'uuid': str, 'reason': str}:
     - open: the device holds this role's LUKS volume `name` (its label, and the UUID recorded on the host
       if there is a record): nothing is formatted, ever;
+    - encrypt: the volume asks for `in_place` (encrypt_in_place) and the device holds a file system that can be
+      encrypted in place (ext4): it is encrypted with its data kept, never formatted, even when `force` is true;
     - format: the device is blank (blkid found nothing); or it holds something else and `force` is true
       (then 'wipe' is true: its signatures are erased first);
     - refuse: it holds something else; the reason names the device, what was found and the variable that
@@ -116,6 +128,14 @@ def device_verdict(blkid_output, name, device, record_uuid="", force=False, wipe
         return {"action": "format", "wipe": False, "uuid": "", "reason": "%s is blank (blkid found no signature)" % device}
     signatures = "; ".join(line.strip() for line in (wipefs_output or "").splitlines()[1:] if line.strip())
     detail = found + (" [wipefs: %s]" % signatures if signatures else "")
+    if in_place and probe.get("USAGE") == "filesystem" and probe.get("TYPE") in IN_PLACE_FSTYPES:
+        return {"action": "encrypt", "wipe": False, "uuid": "",
+                "reason": "volume %s: %s holds %s; encrypted in place, its data kept (encrypt_in_place)" % (name, device, found)}
+    if in_place and probe.get("TYPE") != "crypto_LUKS" and not force:
+        return {"action": "refuse", "wipe": False, "uuid": probe.get("UUID", ""),
+                "reason": ("volume %s: %s holds %s, which cannot be encrypted in place (encrypt_in_place takes %s file"
+                           " systems); nothing was changed. If that data may be destroyed, add %s to %s"
+                           % (name, device, detail, ", ".join(IN_PLACE_FSTYPES), device, FORCE_VARIABLE))}
     if force:
         return {"action": "format", "wipe": True, "uuid": "",
                 "reason": "%s holds %s; erased because it is listed in %s" % (device, detail, FORCE_VARIABLE)}

@@ -139,6 +139,27 @@ def test_device_with_data_is_refused_naming_device_contents_and_variable(probe, 
     assert forced["reason"] == "%s holds %s; erased because it is listed in encrypted_storage_force_format" % (DEV, found)
 
 
+def test_in_place_encrypts_an_ext4_file_system_keeping_its_data():
+    # encrypt_in_place: the data partition of an appliance image, or a brownfield model store disk.
+    for force in (False, True):
+        out = verdict(EXT4, "models", DEV, force=force, wipefs_output=EXT4_WIPEFS, in_place=True)
+        assert out == {"action": "encrypt", "wipe": False, "uuid": "",
+                       "reason": "volume models: %s holds a ext4 filesystem (UUID dc2525ef-1ba4-4e35-b170-35530bce93bc);"
+                                 " encrypted in place, its data kept (encrypt_in_place)" % DEV}
+    # Blank: made as any volume; our own volume (encrypted before): opened.
+    assert verdict(BLANK, "models", DEV, in_place=True)["action"] == "format"
+    assert verdict(OWN, "models", DEV, in_place=True)["action"] == "open"
+
+
+@pytest.mark.parametrize("probe", [GPT, SWAP])
+def test_in_place_refuses_what_it_cannot_encrypt(probe):
+    out = verdict(probe, "models", DEV, in_place=True)
+    assert out["action"] == "refuse" and not out["wipe"]
+    assert "which cannot be encrypted in place (encrypt_in_place takes ext4 file systems); nothing was changed. If that data" in out["reason"]
+    assert out["reason"].endswith(FORCE)
+    assert verdict(probe, "models", DEV, in_place=True, force=True)["action"] == "format"
+
+
 def test_another_volume_name_is_not_ours():
     # The models volume's header on the device configured for the logs volume.
     out = verdict(OWN, "logs", DEV)
@@ -210,7 +231,7 @@ def test_good_volumes_have_no_problems():
      ["encrypted_storage_volumes[0].device is /dev/sdb: a kernel name that can change between boots; use /dev/disk/by-id/..., by-path,"
       " by-partlabel or by-partuuid (/dev/vdX is accepted for VM labs)"]),
     ([{"name": "Models-1", "device": "vdb", "mount": "srv", "fstype": "btrfs", "size": 1}],
-     ["encrypted_storage_volumes[0] has unknown keys size; allowed: name, device, mount, fstype, mount_options",
+     ["encrypted_storage_volumes[0] has unknown keys size; allowed: name, device, mount, fstype, mount_options, encrypt_in_place",
       "encrypted_storage_volumes[0].name is 'Models-1'; want lower-case letters, digits or _, starting with a letter, at most 31"
       " characters (it names /dev/mapper/NAME, systemd-cryptsetup@NAME.service and the LUKS label onprem-deepseek-NAME)",
       "encrypted_storage_volumes[0].device is 'vdb'; want a path under /dev, preferably /dev/disk/by-id/...",
@@ -223,6 +244,11 @@ def test_good_volumes_have_no_problems():
     ([{"name": "a", "device": "/dev/vdb", "mount": "/"}, "x"],
      ["encrypted_storage_volumes[0].mount is '/'; want an absolute directory of its own (the model store or log path)",
       "encrypted_storage_volumes[1] is 'x'; want a dictionary with name, device, mount"]),
+    ([{"name": "a", "device": "/dev/vdb", "mount": "/srv/x", "fstype": "xfs", "encrypt_in_place": True},
+      {"name": "b", "device": "/dev/vdc", "mount": "/srv/y", "encrypt_in_place": "yes"}],
+     ["encrypted_storage_volumes[0].encrypt_in_place is true but its fstype is xfs: only ext4 can be encrypted in place"
+      " (shrunk by the LUKS2 header's room first; xfs cannot shrink)",
+      "encrypted_storage_volumes[1].encrypt_in_place is 'yes'; want true or false"]),
 ])
 def test_volume_problems_exact_sentences(volumes, expected):
     assert problems(volumes) == expected
