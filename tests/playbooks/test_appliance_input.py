@@ -112,3 +112,34 @@ def test_the_serving_stack_refuses_a_bundle_of_another_deployment_before_buildin
             ' build the bundle from the appliance\'s inventory.' % data) in text, result.output
     assert 'Make the root file system' not in text
     assert not (tmp_path / 'out').exists()
+
+
+def test_encrypted_volumes_need_a_recovery_certificate_and_no_passphrase(tmp_path):
+    # The data partition encrypted at the first boot: the passphrase is the machine's own (never in the image), escrowed
+    # to the site's recovery certificate, which is then required; the data partition is encrypted in place or not at all.
+    extra = {'appliance_image_dir': str(tmp_path / 'out'), 'appliance_image_site': False,
+             'appliance_image_site_vars': {'encrypted_storage_passphrase': 'not-in-an-image-0123456789',
+                                           'encrypted_storage_volumes': [{'name': 'data', 'device': '/dev/disk/by-partlabel/onprem-data',
+                                                                          'mount': '/srv/other'}]}}
+    (tmp_path / 'extra.json').write_text(json.dumps(extra))
+    result = _playbook('-e', '@%s' % (tmp_path / 'extra.json'))
+    assert result.returncode != 0
+    text = ' '.join(result.output.split())
+    assert ('appliance_image_site_vars sets encrypted_storage_passphrase: the image carries no secret; the first boot makes one per machine'
+            ' and escrows it to appliance_image_recovery_certificate.') in text, result.output
+    assert ('appliance_image_site_vars lists encrypted_storage_volumes but appliance_image_site is false: only the first boot site run'
+            ' encrypts them.') in text
+    assert ('appliance_image_site_vars lists encrypted_storage_volumes but appliance_image_recovery_certificate is empty: the passphrase'
+            ' each machine makes at its first boot is escrowed to that certificate') in text
+    assert ('appliance_image_site_vars.encrypted_storage_volumes encrypts the data partition (/dev/disk/by-partlabel/onprem-data) without'
+            ' encrypt_in_place: true and mount /srv/deepseek') in text
+    assert 'not-in-an-image' not in result.output
+    assert not (tmp_path / 'out').exists()
+
+
+def test_a_recovery_certificate_that_is_not_one_is_refused(tmp_path):
+    (tmp_path / 'cert.pem').write_text('not a certificate\n')
+    result = _playbook('-e', 'appliance_image_dir=%s' % (tmp_path / 'out'), '-e', 'appliance_image_recovery_certificate=%s' % (tmp_path / 'cert.pem'))
+    assert result.returncode != 0
+    assert 'appliance_image_recovery_certificate=%s is not a readable PEM certificate' % (tmp_path / 'cert.pem') in ' '.join(result.output.split()), result.output
+    assert not (tmp_path / 'out').exists()

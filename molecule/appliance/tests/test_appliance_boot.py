@@ -7,10 +7,15 @@ network device only: QEMU's user network with restrict=on (no route out of the g
 one host-forwarded port to the gateway's 443. What the machine says is read from its serial console: the first-boot
 unit's lines and the boot report line every boot prints (files/appliance-report).
 
-BIOS first boot: root grown, data mounted, its own machine ID, the site run from the bundle, then a chat completion over
-TLS 1.3 through the forwarded port with the lab's key (the image holds only its SHA-256). Power off, then the second
+Each machine has a TPM 2.0 of its own (swtpm, its state in the run folder, kept across its boots): the lab's inventory
+encrypts the data partition in place at the first boot and binds it to that TPM (files/site-vars.yml).
+
+BIOS first boot: root grown, data mounted, its own machine ID, the passphrase made and escrowed to the lab's recovery
+certificate, the data partition encrypted in place by the site run from the bundle, then a chat completion over TLS 1.3
+through the forwarded port with the lab's key (the image holds only its SHA-256). Powered off, the data partition is
+opened off the machine with the escrowed recovery key: the model store's files are the image's, where they were. Power off, then the second
 boot, under UEFI (OVMF) with Secure Boot enforced (Microsoft's keys enrolled) from the same disk: shim, GRUB and the
-kernel pass their signature checks, nothing runs again, and it serves again. The times go to
+kernel pass their signature checks, the TPM unlocks the data partition, nothing runs again, and it serves again. The times go to
 .cache/appliance/run/appliance-report.json.
 """
 
@@ -19,12 +24,14 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
 import time
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 # The image is built once for the machine (molecule.yml's ONPREM_APPLIANCE_LAB); each checkout boots overlays of its own.
 LAB = os.environ.get('ONPREM_APPLIANCE_LAB') or os.path.expanduser('~/.cache/onprem-deepseek/appliance-lab')
@@ -45,6 +52,9 @@ PANIC = 'Kernel panic - not syncing'
 LAB_KEY = 'lab-appliance-0123456789abcdef01234567'
 LAB_KEY_SHA256 = 'a35e73bc173f6439571536d76bb88c80562ad263c9972aa9b11173f5511f77b8'
 REPORT = os.path.join(RUN, 'appliance-report.json')
+# The lab's recovery key pair (converge.yml): the image has the certificate, the test opens the escrow with the key.
+RECOVERY_KEY = os.path.join(LAB, 'recovery.key')
+ESCROW = re.compile(r'-----BEGIN CMS-----.*?-----END CMS-----', re.S)
 
 
 def _free_port():
@@ -67,12 +77,16 @@ class Machine:
         self.monitor = os.path.join(RUN, name + '.mon')
         self.pidfile = os.path.join(RUN, name + '.pid')
         self.vars = os.path.join(RUN, name + '.vars.fd')
+        self.tpm_state = os.path.join(RUN, name + '.tpm')
+        self.tpm_socket = os.path.join(RUN, name + '.swtpm.sock')
 
     def create(self):
         os.makedirs(RUN, exist_ok=True)
         for path in (self.overlay, self.vars):
             if os.path.exists(path):
                 os.unlink(path)
+        shutil.rmtree(self.tpm_state, ignore_errors=True)
+        os.makedirs(self.tpm_state)
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', IMAGE, self.overlay, '8G'], check=True)
 
     def firmware_vars(self):
@@ -87,11 +101,19 @@ class Machine:
         log = os.path.join(RUN, log_name)
         if os.path.exists(log):
             os.unlink(log)
+        # The machine's TPM 2.0: a swtpm for this boot (it ends when QEMU lets go of it), its state kept across boots.
+        if os.path.exists(self.tpm_socket):
+            os.unlink(self.tpm_socket)
+        subprocess.run(['swtpm', 'socket', '--tpm2', '--tpmstate', 'dir=' + self.tpm_state, '--ctrl',
+                        'type=unixio,path=' + self.tpm_socket, '--terminate', '--daemon',
+                        '--log', 'file=%s,level=1' % os.path.join(RUN, self.name + '.swtpm.log')], check=True)
         # The guest's CPU without ERMS/FSRM: under TCG `rep stosb` moves a byte a step (docs/vm-lab.md).
         argv = ['qemu-system-x86_64', '-accel', 'tcg,thread=multi', '-cpu', 'max,-erms,-fsrm', '-smp', '2', '-m', '3072',
                 '-drive', 'file=%s,if=virtio,format=qcow2,cache=unsafe' % self.overlay,
                 '-nic', 'user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:%d-:443' % self.port,
                 '-display', 'none', '-serial', 'file:' + log,
+                '-chardev', 'socket,id=chrtpm,path=' + self.tpm_socket, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm',
+                '-device', 'tpm-tis,tpmdev=tpm0',
                 '-monitor', 'unix:%s,server,nowait' % self.monitor, '-pidfile', self.pidfile, '-daemonize']
         if self.uefi and self.secure_boot:
             argv[1:1] = ['-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on',
@@ -195,9 +217,40 @@ def _mib(size):
     return number * {'K': 1 / 1024, 'M': 1, 'G': 1024, 'T': 1024 * 1024}[unit]
 
 
-def _data_partition_listing(disk, fmt, name, directories=('/models', '/models/tiny-llama-v1')):
-    """`debugfs ls -l` of directories on a disk's data partition: {directory: {name: inode}}. The partition is copied
-    out with qemu-img dd (the disk may be a qcow2 overlay) and read with debugfs: nothing is mounted."""
+def _luks_open_offline(part, passphrase):
+    """The file system inside a copy of a LUKS2 partition, written over it, with the passphrase: cryptsetup reads the
+    volume key from the header (no device-mapper: this machine's kernel has none), then AES-XTS (aes-xts-plain64, 512-byte
+    sectors, the sector number as the tweak) decrypts the data segment. Returns the header's metadata."""
+    meta = json.loads(subprocess.run(['cryptsetup', 'luksDump', '--dump-json-metadata', part],
+                                     capture_output=True, text=True, check=True).stdout)
+    segment = meta['segments']['0']
+    assert segment['encryption'] == 'aes-xts-plain64' and segment['sector_size'] == 512, segment
+    dump = subprocess.run(['cryptsetup', 'luksDump', '--dump-volume-key', '--batch-mode', '--key-file=-', part],
+                          input=passphrase.encode(), capture_output=True, check=True).stdout.decode()
+    # "MK dump:\t7b af ...", then more lines of hex bytes.
+    key = bytes.fromhex(''.join(re.findall(r'\b[0-9a-f]{2}\b', dump.split('MK dump:')[1])))
+    assert len(key) == 64, len(key)
+    meta['label'] = subprocess.run(['blkid', '-p', '-o', 'value', '-s', 'LABEL', part], capture_output=True, text=True, check=True).stdout.strip()
+    offset, sector = int(segment['offset']), int(segment.get('iv_tweak', '0'))
+    plain = part + '.plain'
+    with open(part, 'rb') as src, open(plain, 'wb') as dst:
+        src.seek(offset)
+        while True:
+            chunk = src.read(1 << 20)
+            if not chunk:
+                break
+            for at in range(0, len(chunk), 512):
+                decryptor = Cipher(algorithms.AES(key), modes.XTS(sector.to_bytes(16, 'little'))).decryptor()
+                dst.write(decryptor.update(chunk[at:at + 512]) + decryptor.finalize())
+                sector += 1
+    os.replace(plain, part)
+    return meta
+
+
+def _data_partition_listing(disk, fmt, name, directories=('/models', '/models/tiny-llama-v1'), passphrase=None):
+    """`debugfs ls -l` of directories on a disk's data partition: {directory: {name: inode}}, and the LUKS2 header's
+    metadata when it is encrypted (opened with `passphrase`, else {}). The partition is copied out with qemu-img dd (the
+    disk may be a qcow2 overlay) and read with debugfs: nothing is mounted."""
     table = subprocess.run(['sfdisk', '--json', os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw')],
                            capture_output=True, text=True, check=True)
     data = [p for p in json.loads(table.stdout)['partitiontable']['partitions'] if p.get('name') == 'onprem-data'][0]
@@ -207,13 +260,14 @@ def _data_partition_listing(disk, fmt, name, directories=('/models', '/models/ti
     # Partitions start and end on whole MiB (files/appliance-disk): 2048 sectors of 512 bytes.
     subprocess.run(['qemu-img', 'dd', '-f', fmt, '-O', 'raw', 'bs=1M', 'skip=%d' % (data['start'] // 2048),
                     'count=%d' % (data['size'] // 2048), 'if=' + disk, 'of=' + part], check=True)
+    meta = _luks_open_offline(part, passphrase) if passphrase is not None else {}
     found = {}
     for directory in directories:
         listing = subprocess.run(['debugfs', '-R', 'ls -l ' + directory, part], capture_output=True, text=True, check=True)
         # "  12   100644 (1)      0      0  486688 6-Dec-2026 11:20 tiny.gguf"
         found[directory] = dict((line.split()[-1], int(line.split()[0])) for line in listing.stdout.splitlines() if line.strip())
     os.unlink(part)
-    return found
+    return found, meta
 
 
 def _complete(port, timeout=60):
@@ -277,7 +331,15 @@ def test_bios_first_boot_serves_over_tls13_from_the_bundle(machine):
     assert grown, text[-3000:]
     assert int(grown.group(2)) > 7 * 1024 > int(grown.group(1))
     assert up.group(1) == '/dev/vda4' and _mib(up.group(2)) > 7 * 1024
-    assert up.group(3) == '/srv/deepseek' and up.group(4).startswith('/dev/vda3 ext4'), up.group(0)
+    # The data partition, encrypted in place by the site run, mounted from its LUKS2 volume.
+    assert up.group(3) == '/srv/deepseek' and up.group(4).startswith('/dev/mapper/data ext4'), up.group(0)
+    escrow = ESCROW.search(text)
+    assert escrow, 'no escrowed recovery key on the console:\n' + text[-6000:]
+    opened = subprocess.run(['openssl', 'cms', '-decrypt', '-binary', '-inform', 'PEM', '-inkey', RECOVERY_KEY],
+                            input=escrow.group(0).encode(), capture_output=True, check=True)
+    passphrase = opened.stdout.decode()
+    assert len(passphrase) == 40 and passphrase not in text, 'the passphrase is not a fresh secret kept off the console'
+    assert "the first boot's passphrase file is removed" in text, text[-6000:]
     done = re.search(r'\[ *([0-9.]+)\] .*site run done in (\d+) s: serving', text)
     assert done, 'the first boot did not serve:\n' + text[-6000:]
     assert up.group(5) == 'bios', up.group(0)
@@ -290,6 +352,7 @@ def test_bios_first_boot_serves_over_tls13_from_the_bundle(machine):
     _report(first_boot_to_serving_seconds=round(float(done.group(1))), first_boot_site_run_seconds=int(done.group(2)),
             first_boot_wall_seconds=round(time.time() - started))
     machine.first_record = record
+    machine.passphrase = passphrase
 
 
 def test_second_boot_under_uefi_with_secure_boot_runs_nothing_again_and_serves(machine):
@@ -298,8 +361,13 @@ def test_second_boot_under_uefi_with_secure_boot_runs_nothing_again_and_serves(m
     machine.power_off()
     # The model store adopted the bundle's model where it is on the data partition: the same file (its inode as built),
     # the store's record beside it, and no staging copy (a copy would have taken the weights' space twice).
-    built = _data_partition_listing(os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw'), 'raw', 'data-built.img')
-    booted = _data_partition_listing(machine.overlay, 'qcow2', 'data-booted.img')
+    built, dummy = _data_partition_listing(os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw'), 'raw', 'data-built.img')
+    # Encrypted in place (LUKS2, the role's label, the passphrase's slot and the TPM's Clevis slot), its files kept: the
+    # machine's escrowed recovery key opens it here, without the machine's TPM.
+    booted, luks = _data_partition_listing(machine.overlay, 'qcow2', 'data-booted.img', passphrase=machine.passphrase)
+    assert luks['label'] == 'onprem-deepseek-data', luks
+    assert len(luks['keyslots']) == 2 and [t['type'] for t in luks['tokens'].values()] == ['clevis'], luks
+    assert 'requirements' not in luks['config'], luks   # no reencryption left unfinished
     model = '/models/tiny-llama-v1'
     assert booted[model]['tiny.gguf'] == built[model]['tiny.gguf'], (built, booted)
     version = os.path.basename(model)
@@ -316,8 +384,9 @@ def test_second_boot_under_uefi_with_secure_boot_runs_nothing_again_and_serves(m
     assert up.group(5) == 'uefi, secure boot on', up.group(0)
     assert 'first boot done' not in text and 'growpart' not in text and 'site run' not in text
     assert json.loads(up.group(6)) == first    # the record of the first boot, unchanged
-    # The data partition is mounted before the report (fstab's nofail: local-fs.target alone does not wait for it).
-    assert up.group(3) == '/srv/deepseek' and up.group(4).startswith('/dev/vda3 ext4'), up.group(0)
+    # The data partition is unlocked by the TPM (Clevis answers systemd-cryptsetup) and mounted before the report
+    # (fstab's nofail: local-fs.target alone does not wait for it).
+    assert up.group(3) == '/srv/deepseek' and up.group(4).startswith('/dev/mapper/data ext4'), up.group(0)
     # The engine and the gateway start at boot: wait for them, then the same completion.
     deadline, result = time.time() + BOOT_TIMEOUT, None
     while time.time() < deadline:
