@@ -55,6 +55,8 @@ REPORT = os.path.join(RUN, 'appliance-report.json')
 # The lab's recovery key pair (converge.yml): the image has the certificate, the test opens the escrow with the key.
 RECOVERY_KEY = os.path.join(LAB, 'recovery.key')
 ESCROW = re.compile(r'-----BEGIN CMS-----.*?-----END CMS-----', re.S)
+# The journal's prefix of a unit's line on the console: "[   25.62] appliance-firstboot[558]: ".
+CONSOLE_PREFIX = re.compile(r'^\[ *[0-9.]+\] [^:]+: ')
 
 
 def _free_port():
@@ -261,6 +263,9 @@ def _data_partition_listing(disk, fmt, name, directories=('/models', '/models/ti
     subprocess.run(['qemu-img', 'dd', '-f', fmt, '-O', 'raw', 'bs=1M', 'skip=%d' % (data['start'] // 2048),
                     'count=%d' % (data['size'] // 2048), 'if=' + disk, 'of=' + part], check=True)
     meta = _luks_open_offline(part, passphrase) if passphrase is not None else {}
+    # The file system's size (the in-place encryption shrank it by the LUKS2 header's room).
+    header = subprocess.run(['dumpe2fs', '-h', part], capture_output=True, text=True, check=True).stdout
+    meta['fs_bytes'] = int(re.search(r'^Block count:\s+(\d+)', header, re.M).group(1)) * int(re.search(r'^Block size:\s+(\d+)', header, re.M).group(1))
     found = {}
     for directory in directories:
         listing = subprocess.run(['debugfs', '-R', 'ls -l ' + directory, part], capture_output=True, text=True, check=True)
@@ -335,8 +340,9 @@ def test_bios_first_boot_serves_over_tls13_from_the_bundle(machine):
     assert up.group(3) == '/srv/deepseek' and up.group(4).startswith('/dev/mapper/data ext4'), up.group(0)
     escrow = ESCROW.search(text)
     assert escrow, 'no escrowed recovery key on the console:\n' + text[-6000:]
+    pem = '\n'.join(CONSOLE_PREFIX.sub('', line.rstrip('\r')) for line in escrow.group(0).splitlines()) + '\n'
     opened = subprocess.run(['openssl', 'cms', '-decrypt', '-binary', '-inform', 'PEM', '-inkey', RECOVERY_KEY],
-                            input=escrow.group(0).encode(), capture_output=True, check=True)
+                            input=pem.encode(), capture_output=True, check=True)
     passphrase = opened.stdout.decode()
     assert len(passphrase) == 40 and passphrase not in text, 'the passphrase is not a fresh secret kept off the console'
     assert "the first boot's passphrase file is removed" in text, text[-6000:]
@@ -361,13 +367,14 @@ def test_second_boot_under_uefi_with_secure_boot_runs_nothing_again_and_serves(m
     machine.power_off()
     # The model store adopted the bundle's model where it is on the data partition: the same file (its inode as built),
     # the store's record beside it, and no staging copy (a copy would have taken the weights' space twice).
-    built, dummy = _data_partition_listing(os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw'), 'raw', 'data-built.img')
+    built, plain = _data_partition_listing(os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw'), 'raw', 'data-built.img')
     # Encrypted in place (LUKS2, the role's label, the passphrase's slot and the TPM's Clevis slot), its files kept: the
     # machine's escrowed recovery key opens it here, without the machine's TPM.
     booted, luks = _data_partition_listing(machine.overlay, 'qcow2', 'data-booted.img', passphrase=machine.passphrase)
     assert luks['label'] == 'onprem-deepseek-data', luks
     assert len(luks['keyslots']) == 2 and [t['type'] for t in luks['tokens'].values()] == ['clevis'], luks
     assert 'requirements' not in luks['config'], luks   # no reencryption left unfinished
+    assert luks['fs_bytes'] == plain['fs_bytes'] - 32 * 1048576, (plain['fs_bytes'], luks['fs_bytes'])   # shrunk for the header
     model = '/models/tiny-llama-v1'
     assert booted[model]['tiny.gguf'] == built[model]['tiny.gguf'], (built, booted)
     version = os.path.basename(model)
