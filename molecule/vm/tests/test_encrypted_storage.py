@@ -80,6 +80,28 @@ def test_a_disk_holding_data_is_refused_and_keeps_its_file(host):
         == "precious"
 
 
+def test_an_unfinished_in_place_encryption_is_finished_and_keeps_the_file(host):
+    # What a power loss leaves during encrypt_in_place: the file system shrunk by the header's room, the LUKS2 header
+    # written (the role's label, the reencryption in progress: cryptsetup reencrypt --init-only), not one block
+    # encrypted yet. The next run finds the role's label, finishes the encryption, then opens, binds and mounts it.
+    fsck = host.run("e2fsck -f -p /dev/vdc")
+    assert fsck.rc in (0, 1), fsck.stderr
+    host.check_output("resize2fs /dev/vdc 32M")
+    host.check_output("printf %%s %s | cryptsetup reencrypt --encrypt --init-only --type luks2 --reduce-device-size 32M"
+                      " --pbkdf pbkdf2 --label onprem-deepseek-scratch --key-file=- --batch-mode /dev/vdc" % shlex.quote(PASSPHRASE))
+    assert "online-reencrypt" in host.check_output("cryptsetup luksDump /dev/vdc")
+    result = _playbook("encrypted_storage_in_place.yml", "-v")
+    assert result.returncode == 0, result.output[-3000:]
+    # The task's first result line after its header (profile_tasks puts a time line between them).
+    task = result.output.split("Finish it (cryptsetup reencrypt --resume-only, the passphrase on stdin): volume scratch]", 1)
+    assert len(task) == 2, result.output[-3000:]
+    assert re.search(r"^(changed|ok|skipping)", task[1], re.M).group(1) == "changed", task[1][:1000]
+    assert "online-reencrypt" not in host.check_output("cryptsetup luksDump /dev/vdc")
+    assert host.check_output("findmnt -n -o SOURCE /srv/scratch") == "/dev/mapper/scratch"
+    assert host.check_output("cat /srv/scratch/data.txt") == "precious"
+    assert PASSPHRASE not in result.output
+
+
 def test_rotation_replaces_the_passphrase_and_logs_no_secret(host):
     result = _playbook("../../playbooks/rotate_keys.yml", "-vvv", "-e", "rotate_keys_hosts=os-tuning-vm",
                        "-e", "encrypted_storage_new_passphrase=" + NEW_PASSPHRASE)
