@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 PASS = 'S3cret-passphrase-never-shown-1'
@@ -192,3 +193,19 @@ def test_missing_device_fails_naming_it_before_any_change(tmp_path):
             ' on this host (it does not exist); check encrypted_storage_volumes') in out
     assert 'changed=0' in out
     _no_secret(out)
+
+
+@pytest.mark.parametrize('family,release,expected', [
+    # Debian 12's systemd carries /lib/systemd/systemd-cryptsetup and its generator (dpkg -S on Debian 12, 2026-12-06);
+    # Debian 13 ships them in the package systemd-cryptsetup (257.13-1~deb13u1 in trixie/main, read 2026-12-06), and its
+    # systemd without them leaves crypttab unread: the appliance's first boot found no systemd-cryptsetup@data.service.
+    ('Debian', '12', []),
+    ('Debian', '13', ['systemd-cryptsetup']),
+    ('Debian', '14', ['systemd-cryptsetup']),
+    ('RedHat', '9', []),
+])
+def test_systemd_cryptsetup_is_installed_where_it_is_a_package_of_its_own(family, release, expected):
+    with open(os.path.join(ROOT, 'roles', 'encrypted_storage', 'vars', family + '.yml'), encoding='utf-8') as handle:
+        table = yaml.safe_load(handle)
+    by_release = table['__encrypted_storage_packages_systemd_by_release']
+    assert by_release.get(release, table['__encrypted_storage_packages_systemd_default']) == expected
