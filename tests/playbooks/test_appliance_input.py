@@ -141,5 +141,6 @@ def test_a_recovery_certificate_that_is_not_one_is_refused(tmp_path):
     (tmp_path / 'cert.pem').write_text('not a certificate\n')
     result = _playbook('-e', 'appliance_image_dir=%s' % (tmp_path / 'out'), '-e', 'appliance_image_recovery_certificate=%s' % (tmp_path / 'cert.pem'))
     assert result.returncode != 0
-    assert 'appliance_image_recovery_certificate=%s is not a readable PEM certificate' % (tmp_path / 'cert.pem') in ' '.join(result.output.split()), result.output
+    text = ' '.join(result.output.split())
+    assert 'appliance_image_recovery_certificate=%s is not a readable PEM certificate' % (tmp_path / 'cert.pem') in text, result.output
     assert not (tmp_path / 'out').exists()
