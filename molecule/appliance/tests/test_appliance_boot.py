@@ -340,7 +340,9 @@ def test_bios_first_boot_serves_over_tls13_from_the_bundle(machine):
     assert up.group(3) == '/srv/deepseek' and up.group(4).startswith('/dev/mapper/data ext4'), up.group(0)
     escrow = ESCROW.search(text)
     assert escrow, 'no escrowed recovery key on the console:\n' + text[-6000:]
-    pem = '\n'.join(CONSOLE_PREFIX.sub('', line.rstrip('\r')) for line in escrow.group(0).splitlines()) + '\n'
+    # Printed on the console as it is in the file: no journal prefix to strip before it opens.
+    pem = '\n'.join(line.rstrip('\r') for line in escrow.group(0).splitlines()) + '\n'
+    assert not any(CONSOLE_PREFIX.match(line) for line in pem.splitlines()), escrow.group(0)
     opened = subprocess.run(['openssl', 'cms', '-decrypt', '-binary', '-inform', 'PEM', '-inkey', RECOVERY_KEY],
                             input=pem.encode(), capture_output=True, check=True)
     passphrase = opened.stdout.decode()

@@ -209,3 +209,35 @@ def test_systemd_cryptsetup_is_installed_where_it_is_a_package_of_its_own(family
         table = yaml.safe_load(handle)
     by_release = table['__encrypted_storage_packages_systemd_by_release']
     assert by_release.get(release, table['__encrypted_storage_packages_systemd_default']) == expected
+
+
+SECRET_COMMAND = """    - name: A command that reads the passphrase on stdin
+      ansible.builtin.include_role:
+        name: onprem.deepseek.encrypted_storage
+        tasks_from: secret_command.yml
+      vars:
+        __es_name: models
+        __es_device: /dev/disk/by-id/virtio-models
+        __es_secret_what: Stand-in for cryptsetup
+        __es_secret_argv: [sh, -c, '%s']
+        __es_secret_stdin: "{{ encrypted_storage_passphrase }}"
+"""
+
+
+def test_a_failing_command_that_reads_the_passphrase_says_why_without_showing_it(tmp_path):
+    # cryptsetup reencrypt and clevis luks bind run under no_log (the passphrase is their stdin), which used to leave
+    # only "censored" when they failed. This stand-in fails as cryptsetup would, and echoes its stdin into its error
+    # (no real tool should): the failure names host, volume, command, exit code and the error, the passphrase masked.
+    script = 'echo "Device /dev/x is in use; read: $(cat)" >&2; exit 5'
+    result, out = _run(tmp_path, SECRET_COMMAND % script, GOOD, '-vvv')
+    assert result.returncode != 0
+    assert ('encrypted_storage on localhost: volume models: sh -c on /dev/disk/by-id/virtio-models failed (exit 5):'
+            ' Device /dev/x is in use; read: ********') in ' '.join(out.split()), out[-4000:]
+    _no_secret(out)
+
+
+def test_a_command_that_reads_the_passphrase_gets_it_on_stdin_and_reports_a_change(tmp_path):
+    script = 'test "$(cat)" = "%s"' % PASS
+    result, out = _run(tmp_path, SECRET_COMMAND % script, GOOD)
+    assert result.returncode == 0, out[-4000:]
+    assert 'changed=1' in out and 'failed=0' in out
