@@ -89,7 +89,7 @@ def test_the_serving_stack_refuses_a_data_source_that_is_not_a_bundle(tmp_path):
     (tmp_path / 'data').mkdir()
     (tmp_path / 'data' / 'bundle.json').write_text('{}')
     result = _playbook('-e', 'appliance_image_dir=%s' % (tmp_path / 'out'), '-e', 'appliance_image_data_src=%s' % (tmp_path / 'data'),
-                       '-e', 'appliance_image_site=true')
+                       '-e', 'appliance_image_site=true', '-e', '{"appliance_image_site_vars": {"deepseek_engine": "llama_cpp"}}')
     assert result.returncode != 0
     text = ' '.join(result.output.split())
     assert ('appliance_image_site is true but appliance_image_data_src=%s lacks SHA256SUMS, apt/trixie/Packages: it must be an offline'
@@ -105,7 +105,7 @@ def test_the_serving_stack_refuses_a_bundle_of_another_deployment_before_buildin
     (data / 'SHA256SUMS').write_text('')
     (data / 'bundle.json').write_text(json.dumps({'about': {'deployments': [{'deployment': 'other', 'model': 'm'}]}}))
     result = _playbook('-e', 'appliance_image_dir=%s' % (tmp_path / 'out'), '-e', 'appliance_image_data_src=%s' % data,
-                       '-e', 'appliance_image_site=true')
+                       '-e', 'appliance_image_site=true', '-e', '{"appliance_image_site_vars": {"deepseek_engine": "llama_cpp"}}')
     assert result.returncode != 0
     text = ' '.join(result.output.split())
     assert ('appliance_image: the bundle %s holds the deployments other, not appliance_image_site_vars.deepseek_deployment=default:'
@@ -144,3 +144,19 @@ def test_a_recovery_certificate_that_is_not_one_is_refused(tmp_path):
     text = ' '.join(result.output.split())
     assert 'appliance_image_recovery_certificate=%s is not a readable PEM certificate' % (tmp_path / 'cert.pem') in text, result.output
     assert not (tmp_path / 'out').exists()
+
+
+def test_a_gpu_engine_is_refused_naming_what_a_gpu_image_lacks(tmp_path):
+    # The serving stack of a GPU engine (vllm: also the inference role's default when deepseek_engine is unset) would need
+    # the NVIDIA driver's module built for the image's kernel and signed for Secure Boot: not built by the role, so refused
+    # before anything is built rather than an image that cannot serve.
+    for site_vars, shown in (({'deepseek_engine': 'sglang'}, 'deepseek_engine=sglang needs GPUs'),
+                             ({}, 'deepseek_engine=vllm (the default when unset) needs GPUs')):
+        (tmp_path / 'extra.json').write_text(json.dumps({'appliance_image_dir': str(tmp_path / 'out'), 'appliance_image_site': True,
+                                                         'appliance_image_data_src': str(tmp_path), 'appliance_image_site_vars': site_vars}))
+        result = _playbook('-e', '@%s' % (tmp_path / 'extra.json'))
+        assert result.returncode != 0
+        text = ' '.join(result.output.split())
+        assert ('appliance_image_site_vars.' + shown + ': the role builds CPU appliances (deepseek_engine: llama_cpp).') in text, result.output
+        assert 'install GPU machines with onprem.deepseek.site from the offline bundle (docs/offline.md)' in text
+        assert not (tmp_path / 'out').exists()
