@@ -317,9 +317,30 @@ def test_the_image_and_its_record():
         os.unlink(REPORT)
     _report(build_seconds=record['build_seconds'], built=record['built'],
             raw_bytes=record['files'][0][2], qcow2_bytes=record['files'][1][2])
-    sums = subprocess.run(['sha256sum', '--check', 'onprem-deepseek-appliance.raw.sha256', 'onprem-deepseek-appliance.qcow2.sha256'],
+    sums = subprocess.run(['sha256sum', '--check', 'onprem-deepseek-appliance.raw.sha256', 'onprem-deepseek-appliance.qcow2.sha256',
+                           'onprem-deepseek-appliance.bmap.sha256'],
                           cwd=os.path.join(LAB, 'lab'), capture_output=True, text=True, check=False)
     assert sums.returncode == 0, sums.stdout + sums.stderr
+    # The block map: the whole image's size, fewer blocks mapped than it has (the file systems' free room is holes);
+    # `bmaptool copy` writes the mapped ones onto a file as it would onto a disk, checking each range's SHA-256.
+    raw = os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw')
+    with open(os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.bmap'), encoding='utf-8') as handle:
+        bmap = handle.read()
+    field = dict((name, int(re.search(r'<%s> *(\d+) *</%s>' % (name, name), bmap).group(1)))
+                 for name in ('ImageSize', 'BlockSize', 'BlocksCount', 'MappedBlocksCount'))
+    assert field['ImageSize'] == os.path.getsize(raw) == field['BlocksCount'] * field['BlockSize'], field
+    assert 0 < field['MappedBlocksCount'] < field['BlocksCount'], field
+    _report(bmap_mapped_bytes=field['MappedBlocksCount'] * field['BlockSize'])
+    copy = os.path.join(RUN, 'bmap-copy.img')
+    try:
+        copied = subprocess.run(['bmaptool', 'copy', raw, copy], capture_output=True, text=True, check=False)
+        assert copied.returncode == 0, copied.stdout + copied.stderr
+        assert os.path.getsize(copy) == os.path.getsize(raw)
+        assert json.loads(subprocess.run(['sfdisk', '--json', copy], capture_output=True, text=True, check=True).stdout) \
+            == json.loads(subprocess.run(['sfdisk', '--json', raw], capture_output=True, text=True, check=True).stdout.replace(raw, copy))
+    finally:
+        if os.path.exists(copy):
+            os.unlink(copy)
     table = subprocess.run(['sfdisk', '--json', os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw')],
                            capture_output=True, text=True, check=True)
     parts = json.loads(table.stdout)['partitiontable']
