@@ -14,11 +14,12 @@ from ansible_collections.onprem.deepseek.plugins.module_utils import bundle
 from ansible_collections.onprem.deepseek.plugins.module_utils import bundle_packages
 
 
-def bundle_sources(document, deployment, suite, apt=True, images=True, models=True):
+def bundle_sources(document, deployment, suite, apt=True, images=True, models=True, family="Debian"):
     if not isinstance(document, dict):
         raise AnsibleFilterError("onprem.deepseek.bundle_sources: the input is %r; want bundle.json, parsed (from_json)" % (type(document).__name__,))
     try:
-        return bundle.host_sources(document, str(deployment or ""), str(suite), apt=bool(apt), images=bool(images), models=bool(models))
+        return bundle.host_sources(document, str(deployment or ""), str(suite), apt=bool(apt), images=bool(images), models=bool(models),
+                                   family=str(family))
     except (TypeError, KeyError, AttributeError) as exc:
         raise AnsibleFilterError("onprem.deepseek.bundle_sources: bundle.json is not what the bundle playbook writes: %s" % exc)
 

@@ -284,13 +284,15 @@ def _image_matches(record, reference):
     return '%s:%s' % (record['name'], record['version']) == reference or (record['name'] == reference and record['version'] == 'latest')
 
 
-def host_sources(document, deployment, suite, apt=True, images=True, models=True):
+def host_sources(document, deployment, suite, apt=True, images=True, models=True, family="Debian"):
     """What one host takes from a verified bundle (its bundle.json `document`), and every reason it cannot.
 
     `deployment` is the host's deepseek_deployment (None or '' for a host that serves none: a front door gets the APT
     repository only), `suite` its Debian release (ansible_distribution_release). The deployment's engine image and
     model are the ones the bundle playbook recorded in about.deployments (the inventory's, read the way the roles read
-    it), so that site.yml installs exactly what the bundle was built for. Returns
+    it), so that site.yml installs exactly what the bundle was built for. `family` is the host's ansible_os_family: a
+    bundle holds APT repositories only, so a host of another family is told so (not "build one with
+    bundle_apt_suite=<its release>", which no Debian suite answers). Returns
     {'apt': 'apt/<suite>' or '', 'image': {'name', 'path'} or None, 'model': {'name', 'dir', 'manifest'} or None,
     'problems': [sentence, ...]}; paths are relative to the bundle directory.
     """
@@ -298,7 +300,11 @@ def host_sources(document, deployment, suite, apt=True, images=True, models=True
     parts = document.get('parts') or {}
     artifacts = document.get('artifacts') or []
     result = {'apt': '', 'image': None, 'model': None, 'problems': problems}
-    if apt:
+    if apt and family != 'Debian':
+        problems.append('the host is %s-family (release %s): a bundle holds APT repositories (Debian suites) only, no'
+                        ' dnf/RPM layout; set offline_bundle_apt: false for it and install its packages from the site\'s own'
+                        ' mirror' % (family, suite))
+    elif apt:
         if 'apt-%s' % suite in parts:
             result['apt'] = 'apt/%s' % suite
         else:

@@ -280,6 +280,17 @@ def test_every_missing_part_is_named_with_what_the_bundle_has(root):
         'deployment other is not in the bundle (it was built for: cpu, r1); build it from this inventory']
 
 
+def test_a_host_of_another_family_is_told_the_bundle_has_no_dnf_layout(root):
+    # ansible_facts: RHEL 9 reports os_family RedHat and distribution_release "Plow" (redhat-release 9.x); no Debian suite
+    # answers that, so the sentence names the family instead of suggesting bundle_apt_suite=Plow.
+    sources = bundle.host_sources(_with_deployments(root), 'r1', 'Plow', family='RedHat')
+    assert sources['apt'] == ''
+    assert sources['problems'] == [
+        "the host is RedHat-family (release Plow): a bundle holds APT repositories (Debian suites) only, no dnf/RPM"
+        " layout; set offline_bundle_apt: false for it and install its packages from the site's own mirror"]
+    assert bundle.host_sources(_with_deployments(root), 'r1', 'Plow', apt=False, family='RedHat')['problems'] == []
+
+
 def test_parts_a_site_does_not_take_from_the_bundle_are_not_asked_for(root):
     sources = bundle.host_sources(_with_deployments(root), 'cpu', 'trixie', apt=False, images=False, models=False)
     assert sources == {'apt': '', 'image': None, 'model': None, 'problems': []}
