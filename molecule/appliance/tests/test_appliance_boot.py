@@ -321,9 +321,10 @@ def test_the_image_and_its_record():
                            'onprem-deepseek-appliance.bmap.sha256'],
                           cwd=os.path.join(LAB, 'lab'), capture_output=True, text=True, check=False)
     assert sums.returncode == 0, sums.stdout + sums.stderr
+    raw = os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw')
+    table = subprocess.run(['sfdisk', '--json', raw], capture_output=True, text=True, check=True)
     # The block map: the whole image's size, fewer blocks mapped than it has (the file systems' free room is holes);
     # `bmaptool copy` writes the mapped ones onto a file as it would onto a disk, checking each range's SHA-256.
-    raw = os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw')
     with open(os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.bmap'), encoding='utf-8') as handle:
         bmap = handle.read()
     field = dict((name, int(re.search(r'<%s> *(\d+) *</%s>' % (name, name), bmap).group(1)))
@@ -337,12 +338,10 @@ def test_the_image_and_its_record():
         assert copied.returncode == 0, copied.stdout + copied.stderr
         assert os.path.getsize(copy) == os.path.getsize(raw)
         assert json.loads(subprocess.run(['sfdisk', '--json', copy], capture_output=True, text=True, check=True).stdout) \
-            == json.loads(subprocess.run(['sfdisk', '--json', raw], capture_output=True, text=True, check=True).stdout.replace(raw, copy))
+            == json.loads(table.stdout.replace(raw, copy))
     finally:
         if os.path.exists(copy):
             os.unlink(copy)
-    table = subprocess.run(['sfdisk', '--json', os.path.join(LAB, 'lab', 'onprem-deepseek-appliance.raw')],
-                           capture_output=True, text=True, check=True)
     parts = json.loads(table.stdout)['partitiontable']
     assert parts['label'] == 'gpt'
     assert [p.get('name') for p in parts['partitions']] == ['bios', 'esp', 'onprem-data', 'onprem-root']
